@@ -1,0 +1,99 @@
+"""The Gaussian MLP policy, run on parameter values with ``torch.func.functional_call``."""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+from torch import Tensor, nn
+from torch.distributions import Normal
+from torch.func import functional_call, vmap
+
+Params = dict[str, Tensor]
+"""Parameter values by name, as ``nn.Module.named_parameters`` gives them.
+
+Meta-parameters have the module's shapes; adapted parameters carry a leading task dimension.
+"""
+
+
+class GaussianMLPPolicy(nn.Module):
+    """A diagonal Gaussian policy: an MLP for the mean and a state-independent learned log-std.
+
+    The paper's policy: hidden layers of 100 and 100 with ReLU, a linear mean head, and a
+    log-std vector initialised to ``log(init_std)`` that the inner step adapts with the rest.
+    Weights start Xavier-uniform with zero biases (rllab's initialisation, which the paper used).
+
+    The module holds the meta-parameters only. Adapted parameters are values passed to
+    :func:`policy_distribution`; nothing swaps them into the module.
+
+    Args:
+        obs_dim: Size of the (flat) observation.
+        act_dim: Size of the action.
+        hidden_sizes: Widths of the hidden layers.
+        init_std: Initial standard deviation of every action dimension.
+    """
+
+    def __init__(
+        self,
+        obs_dim: int,
+        act_dim: int,
+        hidden_sizes: Sequence[int] = (100, 100),
+        init_std: float = 1.0,
+    ) -> None:
+        super().__init__()
+        if init_std <= 0:
+            raise ValueError(f"init_std must be positive, got {init_std}")
+        layers: list[nn.Module] = []
+        width = obs_dim
+        for size in hidden_sizes:
+            layers += [nn.Linear(width, size), nn.ReLU()]
+            width = size
+        layers.append(nn.Linear(width, act_dim))
+        self.mean_net = nn.Sequential(*layers)
+        self.log_std = nn.Parameter(torch.full((act_dim,), math.log(init_std)))
+        for module in self.mean_net:
+            if isinstance(module, nn.Linear):
+                nn.init.xavier_uniform_(module.weight)
+                nn.init.zeros_(module.bias)
+
+    def forward(self, obs: Tensor) -> tuple[Tensor, Tensor]:
+        """Returns the mean and the log-std, the latter broadcast to the mean's shape."""
+        mean = self.mean_net(obs)
+        return mean, self.log_std.expand_as(mean)
+
+    def initial_params(self) -> Params:
+        """Returns detached copies of the module's parameters, the meta-parameters' start."""
+        return {name: p.detach().clone() for name, p in self.named_parameters()}
+
+
+def policy_distribution(policy: nn.Module, params: Params, obs: Tensor, batched: bool) -> Normal:
+    """The action distribution of ``policy`` run on parameter values ``params``.
+
+    Args:
+        policy: The module whose forward is run (its own parameters are not used).
+        params: Parameter values. With ``batched``, every tensor has a leading task dimension.
+        obs: Observations ``[T, tasks, episodes, obs_dim]`` (any leading shape if not batched).
+        batched: Whether ``params`` hold one set of values per task (dimension 1 of ``obs``).
+
+    Returns:
+        A ``Normal`` with ``mean`` and ``stddev`` of shape ``obs.shape[:-1] + (act_dim,)``.
+    """
+    if batched:
+        # One forward for all tasks: vmap turns the per-task matmuls into batched ones.
+        mean, log_std = vmap(
+            lambda p, o: functional_call(policy, p, (o,)), in_dims=(0, 1), out_dims=1
+        )(params, obs)
+    else:
+        mean, log_std = functional_call(policy, params, (obs,))
+    return Normal(mean, log_std.exp())
+
+
+def log_prob(dist: Normal, actions: Tensor) -> Tensor:
+    """Log-density of ``actions`` summed over the action dimension."""
+    return dist.log_prob(actions).sum(-1)
+
+
+def kl_divergence(old: Normal, new: Normal) -> Tensor:
+    """``KL(old || new)`` of diagonal Gaussians, summed over the action dimension."""
+    return torch.distributions.kl_divergence(old, new).sum(-1)

@@ -1,0 +1,89 @@
+"""The task API shared by every task family.
+
+A *task* is a small frozen dataclass that fixes one member of a family (a goal position, a target
+velocity, a direction). A family's unwrapped env offers three methods:
+
+* ``sample_tasks(n, rng) -> list[Task]``: draws ``n`` tasks from the family's task distribution
+  using only the ``numpy.random.Generator`` it is given (never global state, and never the env's
+  per-episode ``np_random``), so that task streams are reproducible on their own.
+* ``set_task(task)``: makes ``task`` the current task; it takes effect from the next ``reset``.
+* ``get_task() -> Task``: the current task.
+
+Tasks convert to and from JSON so that a run can record the tasks it trained and tested on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+TASK_API_METHODS: tuple[str, ...] = ("sample_tasks", "set_task", "get_task")
+
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+    """Base class of task dataclasses; subclasses add frozen fields of JSON-able values.
+
+    Tuple fields come back from JSON as lists; ``from_dict`` converts them back, so a task
+    survives ``Task.from_json(task.to_json()) == task``.
+    """
+
+    def to_dict(self) -> dict[str, Any]:
+        """Returns ``{"type": "module:Class", "params": {...}}``, enough to rebuild the task."""
+        cls = type(self)
+        return {"type": f"{cls.__module__}:{cls.__qualname__}", "params": dataclasses.asdict(self)}
+
+    def to_json(self) -> str:
+        """Serialises the task to a JSON string."""
+        return json.dumps(self.to_dict())
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> "Task":
+        """Builds a task of this class from its field values, turning lists back into tuples."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(params) - names
+        if unknown:
+            raise ValueError(f"unknown fields for {cls.__name__}: {sorted(unknown)}")
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in params.items()})
+
+    @staticmethod
+    def from_dict(data: dict[str, Any]) -> "Task":
+        """Rebuilds any task from the output of ``to_dict``."""
+        module_name, _, qualname = str(data["type"]).partition(":")
+        obj: Any = importlib.import_module(module_name)
+        for part in qualname.split("."):
+            obj = getattr(obj, part)
+        if not (isinstance(obj, type) and issubclass(obj, Task)):
+            raise TypeError(f"{data['type']} is not a Task class")
+        return obj.from_params(data["params"])
+
+    @staticmethod
+    def from_json(text: str) -> "Task":
+        """Rebuilds any task from the output of ``to_json``."""
+        return Task.from_dict(json.loads(text))
+
+
+@runtime_checkable
+class TaskEnv(Protocol):
+    """What meta-learning needs of a family's unwrapped env, besides the Gymnasium API."""
+
+    def sample_tasks(self, n: int, rng: np.random.Generator) -> list[Any]:
+        """Draws ``n`` tasks from the task distribution using ``rng`` only."""
+        ...
+
+    def set_task(self, task: Any) -> None:
+        """Sets the task used from the next reset on."""
+        ...
+
+    def get_task(self) -> Any:
+        """Returns the current task."""
+        ...
+
+
+def missing_task_methods(env: object) -> list[str]:
+    """Names the task-API methods that ``env`` (or its class) lacks or has as non-callables."""
+    return [name for name in TASK_API_METHODS if not callable(getattr(env, name, None))]

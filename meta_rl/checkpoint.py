@@ -1,0 +1,67 @@
+"""Atomic checkpoints: written to a temporary file in the same folder, then renamed.
+
+A checkpoint holds what a run needs to continue exactly: the meta-parameters, the iteration, the
+config and the library versions. Generator states need no saving: every draw derives from the
+run seed and the iteration (``meta_rl.seeding``). TRPO has no optimizer state.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import gymnasium
+import numpy as np
+import torch
+
+from meta_rl.errors import MetaRLError
+
+FORMAT_VERSION = 1
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries that determine a run's numbers."""
+    import mujoco
+
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "gymnasium": gymnasium.__version__,
+        "mujoco": mujoco.__version__,
+    }
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    """Writes ``state`` to ``path`` atomically: a crash leaves the old file or the new, never half.
+
+    Args:
+        path: Destination file.
+        state: Tensors, numbers, strings, lists and dicts (loadable with ``weights_only=True``).
+    """
+    payload = {"format_version": FORMAT_VERSION, "versions": library_versions(), **state}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            torch.save(payload, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        # Whatever stopped the write (a full disk, Ctrl-C), the old checkpoint stays intact.
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+
+
+def load_checkpoint(path: Path, map_location: torch.device | str = "cpu") -> dict[str, Any]:
+    """Reads a checkpoint written by :func:`save_checkpoint`."""
+    if not path.is_file():
+        raise MetaRLError(f"no checkpoint at '{path}'")
+    state = torch.load(path, map_location=map_location, weights_only=True)
+    if not isinstance(state, dict) or state.get("format_version") != FORMAT_VERSION:
+        raise MetaRLError(f"'{path}' is not a meta-rl checkpoint of format {FORMAT_VERSION}")
+    return state

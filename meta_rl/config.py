@@ -1,0 +1,253 @@
+"""Run configuration: one documented dataclass, YAML presets shipped with the package, overrides.
+
+A preset is a YAML mapping of :class:`TrainConfig` fields; ``meta_rl/presets/<name>.yaml`` ships
+one per experiment. Command-line overrides are ``key=value`` strings whose value is parsed as
+YAML (``inner_lr=0.1``, ``hidden_sizes=[64,64]``). Unknown keys and ill-typed values are errors
+that name the key.
+
+The checks are written here rather than taken from OmegaConf or pydantic: a plain dataclass
+stays the single source of truth, and the few types used need twenty lines, with one-line errors.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from meta_rl.errors import ConfigError
+
+Vectorization = Literal["auto", "vector_entry_point", "sync", "async"]
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a MAML-TRPO run. Defaults are the paper's 2D navigation settings.
+
+    Attributes:
+        env_id: Gymnasium id of the task family (``module:id`` imports ``module`` first).
+        env_kwargs: Keyword arguments for the env constructor.
+        seed: Run seed: every random draw of training derives from it and the iteration.
+        test_seed: Seed of the held-out test-task stream, separate from the training stream.
+        device: Torch device for the policy and the meta-gradient (``cpu``, ``cuda``, ``cuda:1``).
+        iterations: Meta-iterations (outer steps) to run.
+        meta_batch_size: Tasks per meta-iteration.
+        support_episodes: Episodes per task sampled before each inner step.
+        query_episodes: Episodes per task sampled after adaptation, for the outer step.
+        hidden_sizes: Widths of the policy's hidden layers.
+        init_std: Initial standard deviation of the Gaussian policy.
+        inner_lr: Step size alpha of the inner SGD step.
+        num_inner_steps: Inner steps at training time; each samples fresh support episodes.
+        first_order: Drop the second-order terms of the meta-gradient (first-order MAML).
+        gamma: Discount factor.
+        gae_lambda: GAE lambda.
+        baseline_reg: Initial ridge coefficient of the linear feature baseline.
+        max_kl: TRPO trust-region radius on the mean KL of the adapted policies.
+        cg_iterations: Conjugate-gradient iterations.
+        cg_damping: Damping added to the KL Hessian.
+        backtrack_ratio: Line-search shrink factor.
+        max_backtracks: Line-search candidates before the step is rejected.
+        vectorization: How sub-envs are stepped: the family's batched ``vector_entry_point``,
+            Gymnasium's ``sync`` or ``async`` vector env, or ``auto`` (the first if it exists).
+        eval_every: Evaluate on the held-out tasks every this many iterations (0: only at the end).
+        eval_tasks: Held-out test tasks.
+        eval_episodes: Episodes per test task at each gradient step of the evaluation.
+        eval_steps: Inner steps of the evaluation (returns are logged after 0..eval_steps).
+        eval_lr_decay: Step size after the first evaluation step, relative to ``inner_lr``.
+        checkpoint_every: Save a checkpoint every this many iterations (and always at the end).
+    """
+
+    env_id: str = "MetaRL/Navigation2D-v0"
+    env_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
+    seed: int = 0
+    test_seed: int = 1_000_003
+    device: str = "cpu"
+    iterations: int = 100
+    meta_batch_size: int = 20
+    support_episodes: int = 20
+    query_episodes: int = 20
+    hidden_sizes: tuple[int, ...] = (100, 100)
+    init_std: float = 1.0
+    inner_lr: float = 0.5
+    num_inner_steps: int = 1
+    first_order: bool = False
+    gamma: float = 0.99
+    gae_lambda: float = 1.0
+    baseline_reg: float = 1e-5
+    max_kl: float = 0.01
+    cg_iterations: int = 10
+    cg_damping: float = 1e-5
+    backtrack_ratio: float = 0.8
+    max_backtracks: int = 15
+    vectorization: Vectorization = "auto"
+    eval_every: int = 10
+    eval_tasks: int = 40
+    eval_episodes: int = 40
+    eval_steps: int = 1
+    eval_lr_decay: float = 0.5
+    checkpoint_every: int = 10
+
+    def __post_init__(self) -> None:
+        positive = [
+            "iterations", "meta_batch_size", "support_episodes", "query_episodes", "num_inner_steps",
+            "cg_iterations", "max_backtracks", "eval_tasks", "eval_episodes", "checkpoint_every",
+        ]  # fmt: skip
+        for key in positive:
+            if getattr(self, key) < 1:
+                raise ConfigError(f"config key '{key}' must be at least 1, got {getattr(self, key)}")
+        for key in ["init_std", "inner_lr", "max_kl", "backtrack_ratio"]:
+            if not getattr(self, key) > 0:
+                raise ConfigError(f"config key '{key}' must be positive, got {getattr(self, key)}")
+        for key in ["eval_every", "eval_steps", "cg_damping", "baseline_reg", "eval_lr_decay"]:
+            if getattr(self, key) < 0:
+                raise ConfigError(f"config key '{key}' must not be negative, got {getattr(self, key)}")
+        for key in ["gamma", "gae_lambda"]:
+            if not 0.0 <= getattr(self, key) <= 1.0:
+                raise ConfigError(f"config key '{key}' must be in [0, 1], got {getattr(self, key)}")
+        if not self.backtrack_ratio < 1:
+            raise ConfigError(f"config key 'backtrack_ratio' must be below 1, got {self.backtrack_ratio}")
+        if any(size < 1 for size in self.hidden_sizes):
+            raise ConfigError(f"config key 'hidden_sizes' must hold positive widths, got {self.hidden_sizes}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain YAML-safe values (tuples as lists)."""
+        return {
+            k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()
+        }
+
+
+def _type_name(hint: Any) -> str:
+    return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
+
+
+def _coerce(key: str, value: Any, hint: Any) -> Any:
+    """Checks ``value`` against the field type ``hint``; returns it in the field's own type."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+
+    def fail() -> ConfigError:
+        return ConfigError(f"config key '{key}' expects {_type_name(hint)}, got {value!r}")
+
+    if origin is Literal:
+        if value not in args:
+            raise ConfigError(f"config key '{key}' must be one of {list(args)}, got {value!r}")
+        return value
+    if origin in (typing.Union, types.UnionType):
+        for arg in args:
+            if arg is type(None) and value is None:
+                return None
+            if arg is not type(None):
+                try:
+                    return _coerce(key, value, arg)
+                except ConfigError:
+                    continue
+        raise fail()
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise fail()
+        return tuple(_coerce(key, item, args[0]) for item in value)
+    if origin is dict:
+        if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+            raise fail()
+        return dict(value)
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise fail()
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise fail()
+        return value
+    if hint is float:
+        if isinstance(value, str):
+            # PyYAML reads '1e-5' (no dot) as a string; accept what float() accepts.
+            try:
+                return float(value)
+            except ValueError:
+                raise fail() from None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise fail()
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise fail()
+        return value
+    raise TypeError(f"unsupported config type {hint!r} for '{key}'")
+
+
+def make_config(values: dict[str, Any], base: TrainConfig | None = None) -> TrainConfig:
+    """Builds a config from ``base`` (defaults if None) and ``values``, checking every key."""
+    hints = typing.get_type_hints(TrainConfig)
+    known = [f.name for f in dataclasses.fields(TrainConfig)]
+    checked = {}
+    for key, value in values.items():
+        if key not in hints:
+            raise ConfigError(f"unknown config key '{key}' (known keys: {', '.join(known)})")
+        checked[key] = _coerce(key, value, hints[key])
+    return dataclasses.replace(base or TrainConfig(), **checked)
+
+
+def preset_names() -> list[str]:
+    """Names of the presets that ship with the package."""
+    folder = resources.files("meta_rl") / "presets"
+    return sorted(p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def _read_yaml_mapping(text: str, source: str) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source} must hold a mapping of config keys, got {type(data).__name__}")
+    return data
+
+
+def load_preset(preset: str) -> dict[str, Any]:
+    """The values of a shipped preset (by name) or of a YAML file (by path)."""
+    if preset.endswith((".yaml", ".yml")) or Path(preset).is_file():
+        path = Path(preset)
+        if not path.is_file():
+            raise ConfigError(f"preset file '{preset}' does not exist")
+        return _read_yaml_mapping(path.read_text(), f"preset file '{preset}'")
+    if preset not in preset_names():
+        raise ConfigError(f"unknown preset '{preset}' (shipped presets: {', '.join(preset_names())})")
+    text = (resources.files("meta_rl") / "presets" / f"{preset}.yaml").read_text()
+    return _read_yaml_mapping(text, f"preset '{preset}'")
+
+
+def parse_overrides(overrides: list[str]) -> dict[str, Any]:
+    """Parses ``key=value`` strings; values are YAML (``1e-3``, ``true``, ``[64, 64]``)."""
+    values: dict[str, Any] = {}
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"override '{item}' is not of the form key=value")
+        try:
+            values[key.strip()] = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            raise ConfigError(f"override '{item}' has a value that is not valid YAML") from None
+    return values
+
+
+def load_config(preset: str | None = None, overrides: list[str] | None = None) -> TrainConfig:
+    """The config of a preset (``default`` if None) with ``key=value`` overrides applied."""
+    values = load_preset(preset or "default")
+    values.update(parse_overrides(overrides or []))
+    return make_config(values)
+
+
+def save_config(config: TrainConfig, path: Path) -> None:
+    """Writes the resolved config as YAML."""
+    path.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+
+
+def read_config(path: Path) -> TrainConfig:
+    """Reads a config written by :func:`save_config`."""
+    return make_config(_read_yaml_mapping(path.read_text(), f"config file '{path}'"))

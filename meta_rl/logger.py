@@ -1,0 +1,60 @@
+"""Metrics to TensorBoard and to a CSV, with stable namespaced tags (``train/return_step_0``)."""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from pathlib import Path
+
+from torch.utils.tensorboard import SummaryWriter
+
+
+class RunLogger:
+    """Writes one row of scalars per iteration to ``metrics.csv`` and to TensorBoard events.
+
+    On resume, rows and events after the checkpoint's iteration are dropped, so the logs read as
+    if the run had never stopped.
+
+    Args:
+        run_dir: The run folder.
+        columns: Every tag that may be logged, in CSV column order.
+        resume_after: The last iteration kept from a previous session (None for a new run).
+    """
+
+    def __init__(self, run_dir: Path, columns: list[str], resume_after: int | None = None) -> None:
+        self.path = run_dir / "metrics.csv"
+        self.columns = ["iteration", *columns]
+        if resume_after is not None and self.path.exists():
+            self._truncate(resume_after)
+        new_file = not self.path.exists()
+        self._file = open(self.path, "a", newline="")
+        self._csv = csv.DictWriter(self._file, fieldnames=self.columns, extrasaction="raise")
+        if new_file:
+            self._csv.writeheader()
+            self._file.flush()
+        purge = None if resume_after is None else resume_after + 1
+        self.writer = SummaryWriter(log_dir=str(run_dir), purge_step=purge)
+
+    def _truncate(self, last_iteration: int) -> None:
+        with open(self.path, newline="") as handle:
+            rows = [r for r in csv.DictReader(handle) if int(r["iteration"]) <= last_iteration]
+        tmp = self.path.with_suffix(".csv.tmp")
+        with open(tmp, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=self.columns, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(rows)
+        os.replace(tmp, self.path)
+
+    def log(self, iteration: int, scalars: dict[str, float]) -> None:
+        """Writes the scalars of one iteration (tags not in ``columns`` are an error)."""
+        for tag, value in scalars.items():
+            if math.isfinite(value):
+                self.writer.add_scalar(tag, value, iteration)
+        self._csv.writerow({"iteration": iteration, **scalars})
+        self._file.flush()
+
+    def close(self) -> None:
+        """Flushes and closes both outputs."""
+        self.writer.close()
+        self._file.close()

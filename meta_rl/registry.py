@@ -1,0 +1,57 @@
+"""The task families Gymnasium knows of: those under ``MetaRL/`` and any with the task API."""
+
+from __future__ import annotations
+
+import inspect
+import re
+import sys
+
+import gymnasium as gym
+from gymnasium.envs.registration import load_env_creator
+
+import envs as _registered_envs  # noqa: F401  (registers the MetaRL/ families)
+from envs.tasks import missing_task_methods
+
+NAMESPACE = "MetaRL"
+
+
+def _entry_class(spec: gym.envs.registration.EnvSpec) -> type | None:
+    entry = spec.entry_point
+    if isinstance(entry, str):
+        try:
+            entry = load_env_creator(entry)
+        except (ImportError, AttributeError):
+            return None
+    return entry if inspect.isclass(entry) else None
+
+
+def family_summaries() -> list[tuple[str, str]]:
+    """``(id, one-line summary)`` of every registered family, ``MetaRL/`` first.
+
+    A family is an env registered under ``MetaRL/``, or any env whose entry point is a class
+    with the task API (so users' own registrations appear too). Only entry points that are
+    already imported are inspected for the latter: listing never imports all of Gymnasium.
+    """
+    rows = []
+    for env_id, spec in sorted(gym.registry.items()):
+        if spec.namespace == NAMESPACE:
+            cls = _entry_class(spec)
+        else:
+            entry = spec.entry_point
+            module = entry.partition(":")[0] if isinstance(entry, str) else None
+            if module is not None and module not in sys.modules:
+                continue
+            cls = _entry_class(spec)
+            if cls is None or missing_task_methods(cls):
+                continue
+        doc = inspect.getdoc(cls) if cls is not None else None
+        summary = ""
+        if doc:
+            # The first sentence of the first paragraph that is not a "## Heading".
+            paragraphs = [p for p in re.split(r"\n\s*\n", doc) if not p.lstrip().startswith("#")]
+            text = " ".join(paragraphs[0].split()) if paragraphs else ""
+            summary = re.split(r"(?<=[.:])\s", text, maxsplit=1)[0].rstrip(".:")
+        horizon = f"[horizon {spec.max_episode_steps}]" if spec.max_episode_steps else ""
+        rows.append((env_id, f"{horizon} {summary}".strip()))
+    rows.sort(key=lambda row: (not row[0].startswith(NAMESPACE + "/"), row[0]))
+    return rows

@@ -1,0 +1,41 @@
+"""Seeds derived from (run seed, iteration, phase, task, episode), never from who ran what.
+
+Every random draw of a run comes from a generator seeded here, so the same config and seed give
+the same numbers whatever the sampler backend or the number of workers, and a resumed run
+continues exactly where it stopped without saving generator states.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# Streams: which kind of draw a seed is for.
+TRAIN_TASKS = 0
+TEST_TASKS = 1
+EPISODES = 2
+
+# Phases within an iteration: support episodes for inner step k use phase k.
+QUERY_PHASE = 1000
+EVAL_PHASE = 2000  # evaluation step k uses EVAL_PHASE + k
+
+
+def task_rng(seed: int, stream: int, iteration: int = 0) -> np.random.Generator:
+    """Generator for the tasks of one iteration of a task stream (training or test)."""
+    return np.random.default_rng(np.random.SeedSequence([seed, stream, iteration]))
+
+
+def episode_seeds(
+    seed: int, iteration: int, phase: int, num_tasks: int, num_episodes: int
+) -> np.ndarray:
+    """Two 32-bit seeds per episode: one for the env's reset, one for the action noise.
+
+    Returns:
+        ``uint32`` array ``[num_tasks, num_episodes, 2]``; entry ``[i, j]`` depends only on
+        ``(seed, iteration, phase, i, j)``.
+    """
+    out = np.empty((num_tasks, num_episodes, 2), dtype=np.uint32)
+    for i in range(num_tasks):
+        for j in range(num_episodes):
+            ss = np.random.SeedSequence([seed, EPISODES, iteration, phase, i, j])
+            out[i, j] = ss.generate_state(2)
+    return out
