@@ -81,9 +81,11 @@ def adapt(
         raise ValueError("adapt needs at least one batch")
     num_tasks = batches[0].num_tasks
     names = list(params)
-    current = params
-    if not create_graph:
-        current = {k: v.detach().requires_grad_(True) for k, v in current.items()}
+    if create_graph:
+        # Values that do not require grad (plain tensors) still need an inner gradient.
+        current = {k: v if v.requires_grad else v.detach().requires_grad_(True) for k, v in params.items()}
+    else:
+        current = {k: v.detach().requires_grad_(True) for k, v in params.items()}
     if not _is_batched(policy, current):
         current = task_batched(current, num_tasks)
     for batch, lr in zip(batches, step_sizes):

@@ -28,10 +28,10 @@ def library_versions() -> dict[str, str]:
 
     return {
         "python": platform.python_version(),
-        "torch": torch.__version__,
-        "numpy": np.__version__,
-        "gymnasium": gymnasium.__version__,
-        "mujoco": mujoco.__version__,
+        "torch": str(torch.__version__),
+        "numpy": str(np.__version__),
+        "gymnasium": str(gymnasium.__version__),
+        "mujoco": str(mujoco.__version__),
     }
 
 

@@ -1,0 +1,93 @@
+"""Config: presets, overrides, and one-line errors for bad keys and values."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from meta_rl.cli import main
+from meta_rl.config import (
+    TrainConfig,
+    load_config,
+    make_config,
+    parse_overrides,
+    preset_names,
+    read_config,
+    save_config,
+)
+from meta_rl.errors import ConfigError
+
+
+def test_shipped_presets_load() -> None:
+    assert {"default", "navigation2d"} <= set(preset_names())
+    for name in preset_names():
+        assert isinstance(load_config(name), TrainConfig)
+
+
+def test_navigation_preset_has_the_papers_settings() -> None:
+    c = load_config("navigation2d")
+    assert (c.meta_batch_size, c.support_episodes, c.query_episodes) == (20, 20, 20)
+    assert (c.inner_lr, c.max_kl, c.cg_iterations, c.cg_damping) == (0.5, 0.01, 10, 1e-5)
+    assert (c.backtrack_ratio, c.max_backtracks, c.iterations) == (0.8, 15, 100)
+    assert c.hidden_sizes == (100, 100) and c.init_std == 1.0 and not c.first_order
+
+
+def test_overrides_are_yaml_typed() -> None:
+    c = load_config("navigation2d", ["inner_lr=0.1", "hidden_sizes=[8, 8]", "first_order=true",
+                                     "cg_damping=1e-3"])  # fmt: skip
+    assert c.inner_lr == 0.1 and c.hidden_sizes == (8, 8) and c.first_order and c.cg_damping == 1e-3
+    assert parse_overrides(["env_kwargs={goal: [0.1, 0.2]}"]) == {"env_kwargs": {"goal": [0.1, 0.2]}}
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("lerning_rate=0.1", "unknown config key 'lerning_rate'"),
+        ("iterations=ten", "config key 'iterations' expects int, got 'ten'"),
+        ("iterations=2.5", "config key 'iterations' expects int"),
+        ("first_order=maybe", "config key 'first_order' expects bool"),
+        ("vectorization=threads", "config key 'vectorization' must be one of"),
+        ("meta_batch_size=0", "config key 'meta_batch_size' must be at least 1"),
+        ("gamma=1.5", "config key 'gamma' must be in [0, 1]"),
+        ("noequals", "override 'noequals' is not of the form key=value"),
+    ],
+)
+def test_bad_overrides_name_the_key(override: str, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(None, [override])
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_cli_prints_one_line_for_a_bad_key(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code = main(["train", "--set", "bogus_key=1", "--run-dir", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and "unknown config key 'bogus_key'" in err
+    assert not (tmp_path / "r").exists()  # nothing was written
+
+
+def test_unknown_preset_and_missing_file() -> None:
+    with pytest.raises(ConfigError, match="unknown preset 'nope'"):
+        load_config("nope")
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config("missing.yaml")
+
+
+def test_preset_file_and_round_trip(tmp_path: Path) -> None:
+    path = tmp_path / "mine.yaml"
+    path.write_text("iterations: 7\nhidden_sizes: [4]\n")
+    c = load_config(str(path), ["seed=3"])
+    assert (c.iterations, c.hidden_sizes, c.seed) == (7, (4,), 3)
+    save_config(c, tmp_path / "out.yaml")
+    assert read_config(tmp_path / "out.yaml") == c
+    path.write_text("- a list\n")
+    with pytest.raises(ConfigError, match="must hold a mapping"):
+        load_config(str(path))
+
+
+def test_every_field_is_documented() -> None:
+    doc = TrainConfig.__doc__ or ""
+    for name in make_config({}).to_dict():
+        assert f"{name}:" in doc, f"TrainConfig field '{name}' has no docstring entry"
