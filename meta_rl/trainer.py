@@ -332,9 +332,11 @@ class Trainer:
                     self.save()
                 bar.update(1)
                 bar.set_postfix(
-                    before=f"{metrics['train/return_step_0']:.1f}",
-                    after=f"{metrics[f'train/return_step_{c.num_inner_steps}']:.1f}",
-                    kl=f"{metrics['outer/kl']:.4f}",
+                    {
+                        "return before": f"{metrics['train/return_step_0']:.1f}",
+                        "after": f"{metrics[f'train/return_step_{c.num_inner_steps}']:.1f}",
+                        "kl": f"{metrics['outer/kl']:.4f}",
+                    }
                 )
         except KeyboardInterrupt:
             self.save()  # self.state is always a whole committed iteration
