@@ -100,6 +100,10 @@ def adapt(
     return current
 
 
+def _detached(params: Params) -> Params:
+    return {k: v.detach() for k, v in params.items()}
+
+
 def _is_batched(policy: nn.Module, params: Params) -> bool:
     """Whether ``params`` carry a leading task dimension relative to the module's shapes."""
     shapes = dict(policy.named_parameters())
@@ -117,7 +121,7 @@ class MAMLObjective:
     Args:
         policy: The policy module (its forward only).
         old_params: The meta-parameters that sampled the episodes.
-        support: One batch per inner step (with advantages).
+        support: One batch per inner step (with advantages); none for plain multi-task TRPO.
         query: The query episodes (with advantages).
         step_sizes: The inner learning rates.
         first_order: First-order MAML.
@@ -138,7 +142,10 @@ class MAMLObjective:
         self.advantages = _require_advantages(query)
         self.step_sizes = list(step_sizes)
         self.first_order = first_order
-        old_adapted = adapt(policy, old_params, self.support, self.step_sizes, first_order, False)
+        if self.support:
+            old_adapted = adapt(policy, old_params, self.support, self.step_sizes, first_order, False)
+        else:
+            old_adapted = task_batched(_detached(old_params), query.num_tasks)
         with torch.no_grad():
             old_dist = policy_distribution(policy, old_adapted, query.observations, batched=True)
             self.old_dist = Normal(old_dist.mean.detach(), old_dist.stddev.detach())
@@ -150,9 +157,12 @@ class MAMLObjective:
         With ``create_graph`` both are differentiable with respect to ``params`` through the
         inner step; without it they are plain values (for the line search).
         """
-        adapted = adapt(
-            self.policy, params, self.support, self.step_sizes, self.first_order, create_graph
-        )
+        if self.support:
+            adapted = adapt(
+                self.policy, params, self.support, self.step_sizes, self.first_order, create_graph
+            )
+        else:  # no inner step: the multi-task TRPO surrogate of the "pretrained" baseline
+            adapted = task_batched(params if create_graph else _detached(params), self.query.num_tasks)
         with torch.set_grad_enabled(create_graph):
             dist = policy_distribution(self.policy, adapted, self.query.observations, batched=True)
             ratio = torch.exp(log_prob(dist, self.query.actions) - self.old_log_prob)

@@ -8,6 +8,7 @@ run seed and the iteration (``meta_rl.seeding``). TRPO has no optimizer state.
 from __future__ import annotations
 
 import os
+import pickle
 import platform
 import tempfile
 from pathlib import Path
@@ -61,7 +62,11 @@ def load_checkpoint(path: Path, map_location: torch.device | str = "cpu") -> dic
     """Reads a checkpoint written by :func:`save_checkpoint`."""
     if not path.is_file():
         raise MetaRLError(f"no checkpoint at '{path}'")
-    state = torch.load(path, map_location=map_location, weights_only=True)
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise MetaRLError(f"cannot read checkpoint '{path}': {first}") from None
     if not isinstance(state, dict) or state.get("format_version") != FORMAT_VERSION:
         raise MetaRLError(f"'{path}' is not a meta-rl checkpoint of format {FORMAT_VERSION}")
     return state

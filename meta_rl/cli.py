@@ -1,4 +1,4 @@
-"""The ``meta-rl`` command: ``train`` and ``envs``.
+"""The ``meta-rl`` command: ``train``, ``evaluate``, ``oracle``, ``plot`` and ``envs``.
 
 User mistakes (a bad config key, an unknown env id, a missing run folder) print one line and
 exit with status 2; Ctrl-C during training saves a checkpoint and exits with status 130.
@@ -47,6 +47,39 @@ def _build_parser() -> argparse.ArgumentParser:
     train.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     train.add_argument("--list-presets", action="store_true", help="list presets and exit")
     sub.add_parser("envs", help="list the registered task families")
+
+    evaluate = sub.add_parser("evaluate", help="adaptation curve of a run on held-out tasks")
+    evaluate.add_argument("run", type=Path, help="the run folder (or its name under runs/)")
+    evaluate.add_argument("--steps", type=int, default=3, help="gradient steps K (default 3)")
+    evaluate.add_argument("--tasks", type=int, default=None, help="test tasks (default: the run's eval_tasks)")
+    evaluate.add_argument(
+        "--episodes", type=int, default=None,
+        help="episodes per task at each step (default: the run's eval_episodes)",
+    )  # fmt: skip
+    evaluate.add_argument("--seed", type=int, default=None, help="test-task seed (default: the run's)")
+    evaluate.add_argument(
+        "--step-sizes", type=float, nargs="+", default=None, metavar="LR",
+        help="the K step sizes (default: alpha, then alpha * eval_lr_decay)",
+    )  # fmt: skip
+    evaluate.add_argument("--label", default=None, help="name in plots (default: the run's name)")
+    evaluate.add_argument("--device", default=None, help="torch device (default: the run's)")
+    evaluate.add_argument(
+        "--out", type=Path, default=None, help="result folder (default: RUN/evaluation)"
+    )
+
+    oracle = sub.add_parser("oracle", help="train and evaluate the oracle baseline (SB3)")
+    oracle.add_argument("preset", nargs="?", default=None, help="preset name or YAML file")
+    oracle.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    oracle.add_argument("--timesteps", type=int, default=500_000, help="training env steps")
+    oracle.add_argument("--algo", choices=["trpo", "ppo"], default="trpo")
+    oracle.add_argument("--episodes", type=int, default=None, help="episodes per test task")
+    oracle.add_argument("--label", default="oracle")
+    oracle.add_argument("--out", type=Path, required=True, help="result folder")
+
+    plot = sub.add_parser("plot", help="overlay adaptation curves of several results")
+    plot.add_argument("results", type=Path, nargs="+", help="result folders or run folders")
+    plot.add_argument("--out", type=Path, required=True, help="the PNG to write")
+    plot.add_argument("--title", default=None)
     return parser
 
 
@@ -112,6 +145,60 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _evaluate(args: argparse.Namespace) -> int:
+    from meta_rl.evaluation import evaluate_run
+    from meta_rl.plotting import plot_results
+
+    if args.steps < 0:
+        raise MetaRLError(f"--steps must not be negative, got {args.steps}")
+    run_dir = _resume_dir(args.run)
+    result = evaluate_run(
+        run_dir, args.steps, args.tasks, args.episodes, args.seed, args.step_sizes, args.label,
+        args.device,
+    )  # fmt: skip
+    out = args.out or run_dir / "evaluation"
+    result.write(out)
+    plot_results([result], out / "adaptation.png")
+    _print_summary(result)
+    print(f"results in {out}")
+    return 0
+
+
+def _print_summary(result: "EvaluationResult") -> None:  # noqa: F821
+    print(f"{result.label}: mean {result.metric} over {result.values.shape[1]} test tasks")
+    for row in result.summary_rows():
+        print(
+            f"  step {row['step']}: {row['mean']:9.2f} +- {row['stderr']:.2f} (s.e.), "
+            f"95% bootstrap [{row['ci95_low']:.2f}, {row['ci95_high']:.2f}]"
+        )
+
+
+def _oracle(args: argparse.Namespace) -> int:
+    from meta_rl.config import load_config
+    from meta_rl.oracle import train_oracle
+    from meta_rl.plotting import plot_results
+
+    config = load_config(args.preset, args.overrides)
+    if args.out.exists() and any(args.out.iterdir()):
+        raise MetaRLError(f"output folder '{args.out}' is not empty")
+    result = train_oracle(config, args.timesteps, args.out, args.algo, args.episodes, args.label)
+    result.write(args.out)
+    plot_results([result], args.out / "adaptation.png")
+    _print_summary(result)
+    print(f"results in {args.out}")
+    return 0
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from meta_rl.evaluation import EvaluationResult
+    from meta_rl.plotting import plot_results
+
+    results = [EvaluationResult.read(_resume_dir(path)) for path in args.results]
+    plot_results(results, args.out, args.title)
+    print(f"wrote {args.out}")
+    return 0
+
+
 def _envs() -> int:
     from meta_rl.registry import family_summaries
 
@@ -124,9 +211,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``meta-rl`` console script."""
     args = _build_parser().parse_args(argv)
     try:
-        if args.command == "train":
-            return _train(args)
-        return _envs()
+        commands = {
+            "train": lambda: _train(args),
+            "envs": _envs,
+            "evaluate": lambda: _evaluate(args),
+            "oracle": lambda: _oracle(args),
+            "plot": lambda: _plot(args),
+        }
+        return commands[args.command]()
     except MetaRLError as exc:
         print(f"meta-rl: error: {exc}", file=sys.stderr)
         return 2

@@ -35,7 +35,8 @@ class TrainConfig:
         seed: Run seed: every random draw of training derives from it and the iteration.
         test_seed: Seed of the held-out test-task stream, separate from the training stream.
         device: Torch device for the policy and the meta-gradient (``cpu``, ``cuda``, ``cuda:1``).
-        iterations: Meta-iterations (outer steps) to run.
+        iterations: Meta-iterations (outer steps) to run. 0 makes a run of the freshly
+            initialised policy (the "random" baseline of the paper's figures).
         meta_batch_size: Tasks per meta-iteration.
         support_episodes: Episodes per task sampled before each inner step.
         query_episodes: Episodes per task sampled after adaptation, for the outer step.
@@ -43,6 +44,7 @@ class TrainConfig:
         init_std: Initial standard deviation of the Gaussian policy.
         inner_lr: Step size alpha of the inner SGD step.
         num_inner_steps: Inner steps at training time; each samples fresh support episodes.
+            0 trains one policy on all tasks with plain TRPO (the "pretrained" baseline).
         first_order: Drop the second-order terms of the meta-gradient (first-order MAML).
         gamma: Discount factor.
         gae_lambda: GAE lambda.
@@ -94,8 +96,8 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         positive = [
-            "iterations", "meta_batch_size", "support_episodes", "query_episodes", "num_inner_steps",
-            "cg_iterations", "max_backtracks", "eval_tasks", "eval_episodes", "checkpoint_every",
+            "meta_batch_size", "support_episodes", "query_episodes", "cg_iterations",
+            "max_backtracks", "eval_tasks", "eval_episodes", "checkpoint_every",
         ]  # fmt: skip
         for key in positive:
             if getattr(self, key) < 1:
@@ -103,7 +105,10 @@ class TrainConfig:
         for key in ["init_std", "inner_lr", "max_kl", "backtrack_ratio"]:
             if not getattr(self, key) > 0:
                 raise ConfigError(f"config key '{key}' must be positive, got {getattr(self, key)}")
-        for key in ["eval_every", "eval_steps", "cg_damping", "baseline_reg", "eval_lr_decay"]:
+        for key in [
+            "iterations", "num_inner_steps", "eval_every", "eval_steps", "cg_damping",
+            "baseline_reg", "eval_lr_decay",
+        ]:  # fmt: skip
             if getattr(self, key) < 0:
                 raise ConfigError(f"config key '{key}' must not be negative, got {getattr(self, key)}")
         for key in ["gamma", "gae_lambda"]:

@@ -115,6 +115,7 @@ class Trainer:
             self.policy = GaussianMLPPolicy(
                 self.sampler.obs_dim, self.sampler.act_dim, config.hidden_sizes, config.init_std
             ).to(self.device)
+        self.resumed = state is not None
         if state is None:
             self.state = TrainState(0, self.policy.initial_params(), 0)
         else:
@@ -235,7 +236,7 @@ class Trainer:
             inner_s += time.perf_counter() - t1
         t0 = time.perf_counter()
         query = self.sampler.sample(
-            self.policy, current, True, tasks, c.query_episodes, c.seed, iteration, QUERY_PHASE
+            self.policy, current, batched, tasks, c.query_episodes, c.seed, iteration, QUERY_PHASE
         )
         sample_s += time.perf_counter() - t0
         metrics[f"train/return_step_{c.num_inner_steps}"] = float(query.episode_returns().mean())
@@ -277,7 +278,7 @@ class Trainer:
         """Returns after 0..``eval_steps`` inner steps on the held-out test tasks."""
         c = self.config
         t0 = time.perf_counter()
-        returns = adaptation_returns(
+        returns, _ = adaptation_returns(
             self.sampler, self.policy, params, self.test_tasks, c,
             c.eval_steps, c.eval_episodes, c.test_seed, iteration,
         )  # fmt: skip
@@ -309,7 +310,7 @@ class Trainer:
         On Ctrl-C the last completed iteration is checkpointed before returning.
         """
         c = self.config
-        resumed = self.iteration > 0
+        resumed = self.resumed
         logger = RunLogger(
             self.run_dir, metric_columns(c), resume_after=self.iteration if resumed else None
         )
@@ -328,7 +329,7 @@ class Trainer:
                 # resume, and the resumed logger drops the row of the uncommitted iteration.
                 logger.log(iteration, metrics)
                 self.commit(iteration, new_params, self.state.env_steps + env_steps)
-                if iteration % c.checkpoint_every == 0 or iteration == c.iterations:
+                if iteration % c.checkpoint_every == 0 and iteration < c.iterations:
                     self.save()
                 bar.update(1)
                 bar.set_postfix(
@@ -338,6 +339,7 @@ class Trainer:
                         "kl": f"{metrics['outer/kl']:.4f}",
                     }
                 )
+            self.save()  # the final state (for iterations == 0 too: the "random" baseline)
         except KeyboardInterrupt:
             self.save()  # self.state is always a whole committed iteration
             return False

@@ -1,0 +1,161 @@
+"""The "oracle" baseline: a Stable-Baselines3 policy that sees the task in its observation.
+
+It is trained on tasks drawn from the training distribution (a new one at every reset) with the
+task's parameters appended to the observation, and is not adapted at test time: in the figures it
+is a flat line. ``sb3_contrib.TRPO`` is the paper's choice; PPO is offered as well.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import numbers
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+from torch import nn
+
+from envs.tasks import Task
+from meta_rl.config import TrainConfig
+from meta_rl.errors import MetaRLError
+from meta_rl.evaluation import EvaluationResult
+from meta_rl.sampler import make_env
+from meta_rl.seeding import TEST_TASKS, TRAIN_TASKS, task_rng
+
+
+def task_features(task: Task) -> np.ndarray:
+    """The task's numeric fields, flattened in field order (``goal=(x, y)`` -> ``[x, y]``)."""
+    out: list[float] = []
+    for field in dataclasses.fields(task):
+        value = getattr(task, field.name)
+        items = value if isinstance(value, (tuple, list)) else (value,)
+        for item in items:
+            if not isinstance(item, numbers.Real):
+                raise MetaRLError(
+                    f"task field '{field.name}' of {type(task).__name__} is not numeric: the oracle "
+                    "needs tasks made of numbers"
+                )
+            out.append(float(item))
+    return np.asarray(out, dtype=np.float32)
+
+
+class TaskInObservation(gym.Wrapper):
+    """Appends the current task's parameters to the observation.
+
+    Args:
+        env: A family's env (with the task API).
+        rng: If given, a new task is drawn from the family's distribution at every reset.
+        task: Otherwise, the fixed task to use.
+    """
+
+    def __init__(
+        self, env: gym.Env, rng: np.random.Generator | None = None, task: Task | None = None
+    ) -> None:
+        super().__init__(env)
+        if (rng is None) == (task is None):
+            raise ValueError("give exactly one of rng (resample tasks) and task (fixed)")
+        self._rng = rng
+        if task is not None:
+            env.unwrapped.set_task(task)  # type: ignore[attr-defined]
+        size = task_features(env.unwrapped.get_task()).size  # type: ignore[attr-defined]
+        base = env.observation_space
+        assert isinstance(base, spaces.Box)
+        self.observation_space = spaces.Box(
+            np.concatenate([base.low.reshape(-1), np.full(size, -np.inf)]).astype(np.float32),
+            np.concatenate([base.high.reshape(-1), np.full(size, np.inf)]).astype(np.float32),
+            dtype=np.float32,
+        )
+
+    def _with_task(self, obs: np.ndarray) -> np.ndarray:
+        task = self.env.unwrapped.get_task()  # type: ignore[attr-defined]
+        return np.concatenate([np.asarray(obs, np.float32).reshape(-1), task_features(task)])
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        if self._rng is not None:
+            task = self.env.unwrapped.sample_tasks(1, self._rng)[0]  # type: ignore[attr-defined]
+            self.env.unwrapped.set_task(task)  # type: ignore[attr-defined]
+        obs, info = self.env.reset(seed=seed, options=options)
+        return self._with_task(obs), info
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        return self._with_task(obs), float(reward), terminated, truncated, info
+
+
+def _oracle_env(config: TrainConfig, rng: np.random.Generator | None, task: Task | None) -> gym.Env:
+    from stable_baselines3.common.monitor import Monitor
+
+    env = TaskInObservation(make_env(config.env_id, config.env_kwargs), rng=rng, task=task)
+    # The policy acts in [-1, 1] like the meta-learned one; the env's bounds are applied here.
+    shape = env.action_space.shape
+    low, high = np.full(shape, -1.0, np.float32), np.full(shape, 1.0, np.float32)
+    return Monitor(gym.wrappers.RescaleAction(env, low, high))
+
+
+def train_oracle(
+    config: TrainConfig,
+    timesteps: int,
+    out_dir: Path,
+    algo: str = "trpo",
+    episodes: int | None = None,
+    label: str = "oracle",
+) -> EvaluationResult:
+    """Trains the oracle and evaluates it on the config's held-out test tasks.
+
+    Args:
+        config: The family, seeds, test tasks and policy widths to use.
+        timesteps: Training env steps.
+        out_dir: Where the model (``oracle.zip``) is saved.
+        algo: ``trpo`` (sb3-contrib) or ``ppo`` (Stable-Baselines3).
+        episodes: Episodes per test task (default: the config's ``eval_episodes``).
+        label: Name in plots.
+
+    Returns:
+        A one-step result (returns of the un-adapted oracle on each test task).
+    """
+    from sb3_contrib import TRPO
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.evaluation import evaluate_policy
+    from stable_baselines3.common.utils import set_random_seed
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    algorithms = {"trpo": TRPO, "ppo": PPO}
+    if algo not in algorithms:
+        raise MetaRLError(f"unknown oracle algorithm '{algo}' (choose from {sorted(algorithms)})")
+    if timesteps < 1:
+        raise MetaRLError(f"--timesteps must be positive, got {timesteps}")
+    env = _oracle_env(config, task_rng(config.seed, TRAIN_TASKS, 0), None)
+    policy_kwargs = {"net_arch": list(config.hidden_sizes), "activation_fn": nn.ReLU}
+    model = algorithms[algo](
+        "MlpPolicy", env, seed=config.seed, policy_kwargs=policy_kwargs, device=config.device,
+        gamma=config.gamma, verbose=0,
+    )  # fmt: skip
+    model.learn(total_timesteps=timesteps)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save(out_dir / "oracle.zip")
+    env.close()
+    probe = make_env(config.env_id, config.env_kwargs)
+    tasks = probe.unwrapped.sample_tasks(  # type: ignore[attr-defined]
+        config.eval_tasks, task_rng(config.test_seed, TEST_TASKS)
+    )
+    probe.close()
+    eps = config.eval_episodes if episodes is None else episodes
+    returns = np.zeros((1, len(tasks)))
+    for i, task in enumerate(tasks):
+        # One sub-env per episode: evaluate_policy then runs one episode in each, batched.
+        venv = DummyVecEnv([lambda task=task: _oracle_env(config, None, task)] * eps)
+        venv.seed(config.test_seed + i * eps)
+        set_random_seed(config.test_seed + i)
+        mean, _ = evaluate_policy(model, venv, n_eval_episodes=eps, deterministic=False)
+        returns[0, i] = mean
+        venv.close()
+    protocol = {
+        "env_id": config.env_id, "algo": algo, "timesteps": timesteps, "seed": config.seed,
+        "test_seed": config.test_seed, "tasks": len(tasks), "episodes_per_step": eps,
+        "steps": 0, "deterministic": False,
+    }  # fmt: skip
+    return EvaluationResult(label, "return", returns, [t.to_dict() for t in tasks], protocol)

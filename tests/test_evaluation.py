@@ -1,0 +1,197 @@
+"""Evaluation protocol, intervals, plots, baselines and the SB3 predict interface."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from envs.navigation import NavigationTask
+from envs.tasks import Task
+from meta_rl.checkpoint import load_checkpoint
+from meta_rl.cli import main
+from meta_rl.evaluation import AdaptedPolicy, EvaluationResult, adaptation_returns, evaluate_run
+from meta_rl.oracle import TaskInObservation, task_features, train_oracle
+from meta_rl.plotting import plot_results
+from meta_rl.seeding import TEST_TASKS, TRAIN_TASKS, task_rng
+from meta_rl.stats import bootstrap_ci, standard_error, summarize
+from meta_rl.trainer import Trainer
+from tests.conftest import tiny_config
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def assert_png(path: Path) -> None:
+    import matplotlib.image
+
+    assert path.read_bytes()[:8] == PNG_SIGNATURE
+    image = matplotlib.image.imread(path)
+    assert image.ndim == 3 and image.shape[0] > 100 and image.shape[1] > 100
+
+
+# ------------------------------------------------------------------------------------ intervals
+def test_standard_error_by_hand() -> None:
+    # [1, 2, 3, 4]: sample variance 5/3, s.e. sqrt(5/3) / 2.
+    assert standard_error(np.array([1.0, 2.0, 3.0, 4.0])) == pytest.approx(np.sqrt(5 / 3) / 2)
+    assert standard_error(np.array([7.0])) == 0.0
+
+
+def test_bootstrap_of_two_values_is_their_range() -> None:
+    # Resample means of {0, 1} are 0, 0.5, 1 with probabilities 1/4, 1/2, 1/4: the 2.5% and
+    # 97.5% quantiles are 0 and 1.
+    assert bootstrap_ci(np.array([0.0, 1.0])) == (0.0, 1.0)
+    assert bootstrap_ci(np.array([3.0, 3.0, 3.0])) == (3.0, 3.0)
+
+
+def test_bootstrap_matches_the_normal_interval_on_a_large_sample() -> None:
+    values = np.random.default_rng(0).normal(5.0, 2.0, size=400)
+    low, high = bootstrap_ci(values)
+    se = standard_error(values)
+    assert low == pytest.approx(values.mean() - 1.96 * se, abs=0.15 * se)
+    assert high == pytest.approx(values.mean() + 1.96 * se, abs=0.15 * se)
+    s = summarize(values)
+    assert (s.n, s.ci_low, s.ci_high) == (400, low, high)
+
+
+# ------------------------------------------------------------------------------------- protocol
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    run = tmp_path_factory.mktemp("runs") / "maml"
+    Trainer.create(tiny_config(iterations=2), run, progress=False).train()
+    return run
+
+
+def test_protocol_uses_fresh_episodes_and_held_out_tasks(trained_run: Path) -> None:
+    config = tiny_config(iterations=2)
+    trainer = Trainer(config, trained_run, load_checkpoint(trained_run / "checkpoint.pt"), False)
+    tasks = trainer.sampler.sample_tasks(4, task_rng(config.test_seed, TEST_TASKS))
+    batches: list = []
+    values, adapted = adaptation_returns(
+        trainer.sampler, trainer.policy, trainer.params, tasks, config, 3, 2, config.test_seed, 7,
+        on_batch=lambda k, b: batches.append(b),
+    )  # fmt: skip
+    assert values.shape == (4, 4) and len(batches) == 4
+    for i in range(4):
+        for j in range(i + 1, 4):
+            assert not torch.equal(batches[i].actions, batches[j].actions)
+    assert adapted["log_std"].shape == (4, 2)
+    training_goals = {
+        t.goal
+        for it in range(1, config.iterations + 1)
+        for t in trainer.sampler.sample_tasks(config.meta_batch_size, task_rng(config.seed, TRAIN_TASKS, it))
+    }
+    assert training_goals.isdisjoint({t.goal for t in tasks})
+
+
+def test_evaluate_run_records_the_protocol(trained_run: Path) -> None:
+    result = evaluate_run(trained_run, steps=3, num_tasks=3, episodes=2)
+    assert result.values.shape == (4, 3)
+    assert result.protocol["step_sizes"] == [0.5, 0.25, 0.25]
+    recorded = json.loads((trained_run / "tasks.json").read_text())["test"]["tasks"]
+    assert [Task.from_dict(t) for t in result.tasks] == [Task.from_dict(t) for t in recorded[:3]]
+    again = evaluate_run(trained_run, steps=3, num_tasks=3, episodes=2)
+    np.testing.assert_array_equal(result.values, again.values)
+
+
+def test_evaluate_command_writes_results_and_a_png(trained_run: Path, tmp_path: Path) -> None:
+    out = tmp_path / "eval"
+    code = main(["evaluate", str(trained_run), "--steps", "2", "--tasks", "3", "--episodes", "2",
+                 "--out", str(out), "--label", "MAML"])  # fmt: skip
+    assert code == 0
+    for name in ["summary.csv", "per_task.csv", "result.json"]:
+        assert (out / name).is_file()
+    assert list(out.glob("events.out.tfevents.*"))
+    assert_png(out / "adaptation.png")
+    result = EvaluationResult.read(out)
+    assert result.label == "MAML" and result.values.shape == (3, 3)
+    rows = result.summary_rows()
+    assert rows[1]["mean"] == pytest.approx(result.values[1].mean())
+    assert rows[1]["ci95_low"] <= rows[1]["mean"] <= rows[1]["ci95_high"]
+
+
+def test_plot_overlays_curves_and_a_flat_oracle(tmp_path: Path) -> None:
+    curve = EvaluationResult("MAML", "return", np.array([[-40.0, -38.0], [-12.0, -10.0]]), [], {})
+    flat = EvaluationResult("oracle", "return", np.array([[-3.0, -2.0]]), [], {})
+    for result, name in [(curve, "maml"), (flat, "oracle")]:
+        result.write(tmp_path / name)
+    code = main(["plot", str(tmp_path / "maml"), str(tmp_path / "oracle"), "--out", str(tmp_path / "f.png")])
+    assert code == 0
+    assert_png(tmp_path / "f.png")
+    with pytest.raises(ValueError):
+        plot_results([], tmp_path / "none.png")
+
+
+def test_plot_of_a_folder_without_results_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plot", str(tmp_path), "--out", str(tmp_path / "f.png")]) == 2
+    assert "holds no evaluation result" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------ baselines
+def test_random_baseline_is_a_run_of_zero_iterations(tmp_path: Path) -> None:
+    config = tiny_config(iterations=0)
+    trainer = Trainer.create(config, tmp_path / "random", progress=False)
+    initial = {k: v.clone() for k, v in trainer.params.items()}
+    assert trainer.train()
+    state = load_checkpoint(tmp_path / "random" / "checkpoint.pt")
+    assert state["iteration"] == 0
+    assert all(torch.equal(state["params"][k], v) for k, v in initial.items())
+
+
+def test_pretrained_baseline_trains_without_an_inner_step(tmp_path: Path) -> None:
+    config = tiny_config(iterations=2, num_inner_steps=0)
+    Trainer.create(config, tmp_path / "pre", progress=False).train()
+    text = (tmp_path / "pre" / "metrics.csv").read_text().splitlines()
+    header = text[0].split(",")
+    assert "train/return_step_0" in header and "train/return_step_1" not in header
+    row = dict(zip(header, text[-1].split(",")))
+    assert row["outer/accepted"] == "1.0"
+
+
+def test_task_in_observation_appends_the_task() -> None:
+    task = NavigationTask(goal=(0.2, -0.4))
+    np.testing.assert_array_equal(task_features(task), np.array([0.2, -0.4], dtype=np.float32))
+    env = TaskInObservation(gym.make("MetaRL/Navigation2D-v0"), task=task)
+    obs, _ = env.reset(seed=0)
+    np.testing.assert_allclose(obs, [0.0, 0.0, 0.2, -0.4])
+    sampling = TaskInObservation(gym.make("MetaRL/Navigation2D-v0"), rng=np.random.default_rng(0))
+    first, _ = sampling.reset(seed=0)
+    second, _ = sampling.reset(seed=0)
+    assert not np.array_equal(first[2:], second[2:])
+
+
+def test_oracle_trains_and_evaluates_on_the_test_tasks(tmp_path: Path) -> None:
+    config = tiny_config(eval_tasks=2, eval_episodes=1)
+    result = train_oracle(config, 256, tmp_path / "oracle", algo="ppo")
+    assert result.values.shape == (1, 2) and np.all(result.values < 0)
+    assert (tmp_path / "oracle" / "oracle.zip").is_file()
+    expected = [t.to_dict() for t in gym.make("MetaRL/Navigation2D-v0").unwrapped.sample_tasks(
+        2, task_rng(config.test_seed, TEST_TASKS))]  # fmt: skip
+    assert result.tasks == expected
+
+
+# -------------------------------------------------------------------------------------- predict
+def test_adapted_policy_works_with_sb3_evaluate_policy(trained_run: Path) -> None:
+    from stable_baselines3.common.evaluation import evaluate_policy
+
+    trainer = Trainer(tiny_config(iterations=2), trained_run, load_checkpoint(trained_run / "checkpoint.pt"), False)
+    task = NavigationTask(goal=(0.3, 0.1))
+    predictor = AdaptedPolicy(trainer.policy, trainer.params, trainer.sampler.scale_actions)
+    env = gym.make("MetaRL/Navigation2D-v0")
+    env.unwrapped.set_task(task)
+    mean, _ = evaluate_policy(predictor, env, n_eval_episodes=2, deterministic=True, warn=False)
+    # The same deterministic episode by hand: mean action, clipped, scaled to +-0.1.
+    env.reset(seed=0)
+    obs, total, done = np.zeros(2, np.float32), 0.0, False
+    while not done:
+        with torch.no_grad():
+            m, _ = torch.func.functional_call(trainer.policy, trainer.params, (torch.from_numpy(obs),))
+        obs, r, term, trunc, _ = env.step(0.1 * np.clip(m.numpy(), -1, 1))
+        total += r
+        done = term or trunc
+    assert mean == pytest.approx(total, rel=1e-5)
+    action, state = predictor.predict(np.zeros(2, np.float32), deterministic=False)
+    assert action.shape == (2,) and state is None and np.all(np.abs(action) <= 0.1)
