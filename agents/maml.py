@@ -148,7 +148,7 @@ class MAMLObjective:
             old_adapted = task_batched(_detached(old_params), query.num_tasks)
         with torch.no_grad():
             old_dist = policy_distribution(policy, old_adapted, query.observations, batched=True)
-            self.old_dist = Normal(old_dist.mean.detach(), old_dist.stddev.detach())
+            self.old_dist = Normal(old_dist.mean.detach(), old_dist.stddev.detach(), validate_args=False)
             self.old_log_prob = log_prob(self.old_dist, query.actions)
 
     def __call__(self, params: Params, create_graph: bool = True) -> tuple[Tensor, Tensor]:

@@ -86,7 +86,9 @@ def policy_distribution(policy: nn.Module, params: Params, obs: Tensor, batched:
         )(params, obs)
     else:
         mean, log_std = functional_call(policy, params, (obs,))
-    return Normal(mean, log_std.exp())
+    # No argument validation: it costs a device sync per call, and a non-finite line-search
+    # candidate must be rejected by TRPO rather than raise.
+    return Normal(mean, log_std.exp(), validate_args=False)
 
 
 def log_prob(dist: Normal, actions: Tensor) -> Tensor:

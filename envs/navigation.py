@@ -14,7 +14,7 @@ from gymnasium.vector.utils import batch_space
 from envs.tasks import Task
 
 GOAL_LOW, GOAL_HIGH = -0.5, 0.5
-MAX_STEP = 0.1  # the original env clips each move to +-0.1 per axis
+MAX_STEP = 0.1  # the original action bounds: at most 0.1 per axis and step
 GOAL_TOLERANCE = 0.01
 
 
@@ -28,6 +28,13 @@ class NavigationTask(Task):
 def _sample_goals(n: int, rng: np.random.Generator) -> list[NavigationTask]:
     goals = rng.uniform(GOAL_LOW, GOAL_HIGH, size=(n, 2))
     return [NavigationTask(goal=(float(x), float(y))) for x, y in goals]
+
+
+def _goal(goal: Sequence[float]) -> tuple[float, float]:
+    values = np.asarray(goal, dtype=np.float64)
+    if values.shape != (2,) or not np.all(np.isfinite(values)):
+        raise ValueError(f"goal must be two finite numbers, got {goal!r}")
+    return float(values[0]), float(values[1])
 
 
 def _check_task(task: Any) -> NavigationTask:
@@ -46,7 +53,8 @@ class Navigation2DEnv(gym.Env[np.ndarray, np.ndarray]):
     ## Action Space
 
     ``Box(-0.1, 0.1, (2,), float32)``: the move ``(dx, dy)``. Actions outside the box are clipped
-    to it, as in the original code.
+    to it. (The original trained through rllab's ``normalize``, which maps a policy's [-1, 1]
+    onto these bounds and clips; this project's sampler does the same.)
 
     ## Observation Space
 
@@ -82,7 +90,7 @@ class Navigation2DEnv(gym.Env[np.ndarray, np.ndarray]):
     def __init__(self, goal: Sequence[float] = (0.5, 0.5)) -> None:
         self.observation_space = spaces.Box(-np.inf, np.inf, shape=(2,), dtype=np.float32)
         self.action_space = spaces.Box(-MAX_STEP, MAX_STEP, shape=(2,), dtype=np.float32)
-        self._task = NavigationTask(goal=(float(goal[0]), float(goal[1])))
+        self._task = NavigationTask(goal=_goal(goal))
         self._state = np.zeros(2, dtype=np.float64)
 
     def sample_tasks(self, n: int, rng: np.random.Generator) -> list[NavigationTask]:
@@ -140,8 +148,8 @@ class Navigation2DVectorEnv(VectorEnv):
         self.single_action_space = spaces.Box(-MAX_STEP, MAX_STEP, shape=(2,), dtype=np.float32)
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.action_space = batch_space(self.single_action_space, num_envs)
-        self._tasks = [NavigationTask(goal=(float(goal[0]), float(goal[1])))] * num_envs
-        self._goals = np.tile(np.asarray(goal, dtype=np.float64), (num_envs, 1))
+        self._tasks = [NavigationTask(goal=_goal(goal))] * num_envs
+        self._goals = np.tile(np.asarray(self._tasks[0].goal, dtype=np.float64), (num_envs, 1))
         self._state = np.zeros((num_envs, 2), dtype=np.float64)
         self._elapsed = np.zeros(num_envs, dtype=np.int64)
         self._needs_reset = np.zeros(num_envs, dtype=bool)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import struct
 import platform
 import tempfile
 from pathlib import Path
@@ -64,7 +65,7 @@ def load_checkpoint(path: Path, map_location: torch.device | str = "cpu") -> dic
         raise MetaRLError(f"no checkpoint at '{path}'")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError) as exc:
+    except (pickle.UnpicklingError, RuntimeError, EOFError, KeyError, ValueError, struct.error) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise MetaRLError(f"cannot read checkpoint '{path}': {first}") from None
     if not isinstance(state, dict) or state.get("format_version") != FORMAT_VERSION:

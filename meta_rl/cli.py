@@ -102,7 +102,7 @@ def _train(args: argparse.Namespace) -> int:
             name for name, value in [
                 ("PRESET", args.preset), ("--set", args.overrides), ("--seed", args.seed),
                 ("--env", args.env), ("--run-dir", args.run_dir),
-            ] if value
+            ] if value is not None and value != []
         ]  # fmt: skip
         if given:
             raise MetaRLError(

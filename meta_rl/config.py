@@ -12,6 +12,7 @@ stays the single source of truth, and the few types used need twenty lines, with
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from importlib import resources
@@ -116,6 +117,9 @@ class TrainConfig:
                 raise ConfigError(f"config key '{key}' must be in [0, 1], got {getattr(self, key)}")
         if not self.backtrack_ratio < 1:
             raise ConfigError(f"config key 'backtrack_ratio' must be below 1, got {self.backtrack_ratio}")
+        for key in ["seed", "test_seed"]:
+            if not 0 <= getattr(self, key) < 2**63:
+                raise ConfigError(f"config key '{key}' must be in [0, 2**63), got {getattr(self, key)}")
         if any(size < 1 for size in self.hidden_sizes):
             raise ConfigError(f"config key 'hidden_sizes' must hold positive widths, got {self.hidden_sizes}")
 
@@ -171,11 +175,13 @@ def _coerce(key: str, value: Any, hint: Any) -> Any:
         if isinstance(value, str):
             # PyYAML reads '1e-5' (no dot) as a string; accept what float() accepts.
             try:
-                return float(value)
+                value = float(value)
             except ValueError:
                 raise fail() from None
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise fail()
+        if not math.isfinite(value):
+            raise ConfigError(f"config key '{key}' must be finite, got {value!r}")
         return float(value)
     if hint is str:
         if not isinstance(value, str):

@@ -32,7 +32,7 @@ def make_env(env_id: str, env_kwargs: dict[str, Any] | None = None) -> gym.Env:
         raise MetaRLError(f"cannot make env '{env_id}': {exc}") from None
     except ModuleNotFoundError as exc:
         raise MetaRLError(f"cannot make env '{env_id}': {exc}") from None
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:
         raise MetaRLError(f"cannot make env '{env_id}' with {env_kwargs}: {exc}") from None
     missing = missing_task_methods(env.unwrapped)
     if missing:
@@ -217,6 +217,10 @@ class VectorSampler:
     def close(self) -> None:
         """Closes every env the sampler made."""
         for env in self._vector_envs.values():
-            env.close()
+            try:
+                env.close()
+            except (BrokenPipeError, EOFError, ConnectionError):
+                # Ctrl-C reaches async workers too; they are gone already, nothing to close.
+                pass
         self._vector_envs.clear()
         self.env.close()

@@ -50,6 +50,9 @@ def resolve_device(name: str) -> torch.device:
     if device.type == "cuda" and device.index is not None:
         if device.index >= torch.cuda.device_count():
             raise MetaRLError(f"device '{name}' requested but only {torch.cuda.device_count()} GPUs exist")
+    if device.type not in ("cpu", "cuda"):
+        # Other backends (mps, xpu, ...) may work but are untested; "meta" holds no data.
+        raise MetaRLError(f"device '{name}' is not supported: use cpu or cuda[:N]")
     return device
 
 
@@ -131,6 +134,8 @@ class Trainer:
     @classmethod
     def create(cls, config: TrainConfig, run_dir: Path, progress: bool = True) -> "Trainer":
         """Starts a new run in ``run_dir``, which must not hold a run already."""
+        if run_dir.exists() and not run_dir.is_dir():
+            raise MetaRLError(f"run folder '{run_dir}' is a file")
         if run_dir.exists() and any(run_dir.iterdir()):
             raise MetaRLError(
                 f"run folder '{run_dir}' is not empty: resume it with --resume or choose another"
@@ -152,6 +157,8 @@ class Trainer:
             },
         }
         (run_dir / TASKS_NAME).write_text(json.dumps(tasks, indent=1))
+        # From now on the folder can always be resumed, whatever stops the first iterations.
+        trainer.save()
         return trainer
 
     @classmethod
@@ -310,10 +317,11 @@ class Trainer:
         On Ctrl-C the last completed iteration is checkpointed before returning.
         """
         c = self.config
-        resumed = self.resumed
-        logger = RunLogger(
-            self.run_dir, metric_columns(c), resume_after=self.iteration if resumed else None
-        )
+        # A run stopped at iteration 0 may have stopped inside the iteration-0 evaluation: drop
+        # whatever it logged and redo it (it is deterministic), so the log is as if uninterrupted.
+        resumed = self.resumed and self.iteration > 0
+        resume_after = self.iteration if resumed else (-1 if self.resumed else None)
+        logger = RunLogger(self.run_dir, metric_columns(c), resume_after=resume_after)
         bar = tqdm(
             total=c.iterations, initial=self.iteration, disable=not self.progress,
             desc="meta-train", unit="it", dynamic_ncols=True,

@@ -118,3 +118,11 @@ def test_vector_env_equals_sync_vector_env() -> None:
             np.testing.assert_allclose(x, y, rtol=1e-6, atol=1e-7)
         terminations += int(out_b[2].sum())
     assert terminations > 0
+
+
+def test_task_sampling_leaves_the_episode_generator_alone() -> None:
+    env = Navigation2DEnv()
+    env.reset(seed=1)
+    before = env.np_random.bit_generator.state
+    env.sample_tasks(10, np.random.default_rng(2))
+    assert env.np_random.bit_generator.state == before

@@ -117,3 +117,24 @@ def test_discount_edges(gamma: float) -> None:
     m = torch.ones(3, 1)
     expected = r if gamma == 0 else torch.tensor([[3.0], [2.0], [1.0]])
     torch.testing.assert_close(discounted_returns(r, m, gamma), expected)
+
+
+def test_baseline_raises_the_ridge_tenfold_on_a_failed_solve(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A non-finite solution is retried with reg x 10, for the failing tasks only (as rllab)."""
+    seen: list[torch.Tensor] = []
+    real = torch.linalg.lstsq
+
+    def flaky(a: torch.Tensor, b: torch.Tensor):  # type: ignore[no-untyped-def]
+        seen.append(a[:, 0, 0].clone())
+        out = real(a, b)
+        if len(seen) == 1:  # the first solve of task 1 fails
+            out.solution[1] = float("nan")
+        return out
+
+    monkeypatch.setattr(torch.linalg, "lstsq", flaky)
+    obs = torch.randn(6, 2, 3, 1, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    mask = torch.ones(6, 2, 3, dtype=torch.float64)
+    values = linear_baseline_values(obs, torch.ones(6, 2, 3, dtype=torch.float64), mask, 1e-5)
+    assert len(seen) == 2 and torch.isfinite(values).all()
+    diag_increase = seen[1] - seen[0]
+    torch.testing.assert_close(diag_increase, torch.tensor([0.0, 9e-5], dtype=torch.float64))

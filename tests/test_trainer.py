@@ -165,3 +165,88 @@ def test_meta_training_improves_adapted_returns(tmp_path: Path) -> None:
     start, end = float(rows[0]["eval/return_step_1"]), float(rows[-1]["eval/return_step_1"])
     assert end > start + 10.0, (start, end)
     assert all(r["outer/accepted"] == "1.0" for r in rows[1:])
+
+
+@pytest.mark.parametrize("where", ["eval0", "iteration1", "between_log_and_commit"])
+def test_interrupts_anywhere_resume_exactly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    config = tiny_config(iterations=3, eval_every=1, checkpoint_every=10)
+    full, cut = tmp_path / "full", tmp_path / "cut"
+    Trainer.create(config, full, progress=False).train()
+    originals = {name: getattr(Trainer, name) for name in ["evaluate", "run_iteration", "commit"]}
+    fired = []
+
+    def trap(name: str, when):  # type: ignore[no-untyped-def]
+        def wrapper(self: Trainer, *args):  # type: ignore[no-untyped-def]
+            if not fired and when(*args):
+                fired.append(name)
+                raise KeyboardInterrupt
+            return originals[name](self, *args)
+
+        monkeypatch.setattr(Trainer, name, wrapper)
+
+    if where == "eval0":
+        trap("evaluate", lambda iteration, params: iteration == 0)
+    elif where == "iteration1":
+        trap("run_iteration", lambda iteration: iteration == 1)
+    else:
+        trap("commit", lambda iteration, params, steps: iteration == 2)
+    assert Trainer.create(config, cut, progress=False).train() is False
+    assert fired
+    for name, fn in originals.items():
+        monkeypatch.setattr(Trainer, name, fn)
+    Trainer.resume(cut, progress=False).train()
+    a, b = load_checkpoint(full / "checkpoint.pt"), load_checkpoint(cut / "checkpoint.pt")
+    assert all(torch.equal(v, b["params"][k]) for k, v in a["params"].items())
+    assert without_times(read_rows(full)) == without_times(read_rows(cut))
+
+
+def test_a_new_run_folder_is_resumable_at_once(tmp_path: Path) -> None:
+    Trainer.create(tiny_config(), tmp_path / "r", progress=False)  # never trained
+    assert load_checkpoint(tmp_path / "r" / "checkpoint.pt")["iteration"] == 0
+    assert Trainer.resume(tmp_path / "r", progress=False).train()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--seed", "-1"], "config key 'seed' must be in [0, 2**63)"),
+        (["--set", "max_kl=.inf"], "config key 'max_kl' must be finite"),
+        (["--device", "meta"], "device 'meta' is not supported"),
+        (["--set", "env_kwargs={goal: [1]}"], "goal must be two finite numbers"),
+    ],
+)
+def test_user_mistakes_are_one_line_and_write_nothing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, args: list[str], message: str
+) -> None:
+    run = tmp_path / "run"
+    assert main(["train", *args, "--run-dir", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not run.exists()
+
+
+def test_run_dir_that_is_a_file_and_a_corrupt_checkpoint(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(MetaRLError, match="is a file"):
+        Trainer.create(tiny_config(), tmp_path / "file", progress=False)
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "checkpoint.pt").write_bytes(b"not a checkpoint at all")
+    with pytest.raises(MetaRLError, match="cannot read checkpoint"):
+        Trainer.resume(run, progress=False)
+
+
+def test_sampler_stores_unclipped_actions_and_steps_clipped_scaled_ones() -> None:
+    policy = GaussianMLPPolicy(2, 2, (4,), init_std=1e-6)
+    with torch.no_grad():
+        policy.mean_net[-1].bias.fill_(3.0)  # far outside [-1, 1]
+        policy.mean_net[-1].weight.zero_()
+    sampler = VectorSampler("MetaRL/Navigation2D-v0")
+    tasks = sampler.sample_tasks(1, np.random.default_rng(0))
+    batch = sampler.sample(policy, policy.initial_params(), False, tasks, 1, 0, 0, 0)
+    torch.testing.assert_close(batch.actions, torch.full_like(batch.actions, 3.0))
+    positions = batch.observations[:, 0, 0]
+    # Each step moves by the upper bound, 0.1 per axis: the action was clipped to 1 and scaled.
+    torch.testing.assert_close(positions[1:] - positions[:-1], torch.full_like(positions[1:], 0.1))
