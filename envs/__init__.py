@@ -6,11 +6,29 @@ imports gymnasium, mujoco and numpy only: never torch, ``agents`` or ``meta_rl``
 
 from gymnasium.envs.registration import register, registry
 
+from envs.locomotion import (
+    AntDirEnv,
+    AntGoalEnv,
+    AntVelEnv,
+    DirectionTask,
+    GoalPositionTask,
+    GoalVelocityTask,
+    HalfCheetahDirEnv,
+    HalfCheetahVelEnv,
+)
 from envs.navigation import Navigation2DEnv, Navigation2DVectorEnv, NavigationTask
 from envs.tasks import TASK_API_METHODS, Task, TaskEnv, missing_task_methods
 
 __all__ = [
     "TASK_API_METHODS",
+    "AntDirEnv",
+    "AntGoalEnv",
+    "AntVelEnv",
+    "DirectionTask",
+    "GoalPositionTask",
+    "GoalVelocityTask",
+    "HalfCheetahDirEnv",
+    "HalfCheetahVelEnv",
     "Navigation2DEnv",
     "Navigation2DVectorEnv",
     "NavigationTask",
@@ -26,3 +44,15 @@ if "MetaRL/Navigation2D-v0" not in registry:
         vector_entry_point="envs.navigation:Navigation2DVectorEnv",
         max_episode_steps=100,
     )
+
+# The MuJoCo locomotion families: horizon 200 for all (TASKS.md).
+_LOCOMOTION = {
+    "MetaRL/HalfCheetahVel-v0": "envs.locomotion:HalfCheetahVelEnv",
+    "MetaRL/HalfCheetahDir-v0": "envs.locomotion:HalfCheetahDirEnv",
+    "MetaRL/AntVel-v0": "envs.locomotion:AntVelEnv",
+    "MetaRL/AntDir-v0": "envs.locomotion:AntDirEnv",
+    "MetaRL/AntGoal-v0": "envs.locomotion:AntGoalEnv",
+}
+for _id, _entry_point in _LOCOMOTION.items():
+    if _id not in registry:
+        register(id=_id, entry_point=_entry_point, max_episode_steps=200)
