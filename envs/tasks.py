@@ -24,47 +24,60 @@ import numpy as np
 TASK_API_METHODS: tuple[str, ...] = ("sample_tasks", "set_task", "get_task")
 
 
+def task_to_dict(task: Any) -> dict[str, Any]:
+    """``{"type": "module:Class", "params": {...}}`` for any dataclass task.
+
+    Raises:
+        TypeError: If ``task`` is not a dataclass instance.
+    """
+    if not dataclasses.is_dataclass(task) or isinstance(task, type):
+        raise TypeError(f"a task must be a dataclass instance, got {type(task).__name__}")
+    cls = type(task)
+    return {"type": f"{cls.__module__}:{cls.__qualname__}", "params": dataclasses.asdict(task)}
+
+
+def task_from_dict(data: dict[str, Any]) -> Any:
+    """Rebuilds a task from the output of :func:`task_to_dict`, lists back into tuples."""
+    module_name, _, qualname = str(data["type"]).partition(":")
+    obj: Any = importlib.import_module(module_name)
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    if not (isinstance(obj, type) and dataclasses.is_dataclass(obj)):
+        raise TypeError(f"{data['type']} is not a dataclass")
+    params = data["params"]
+    names = {f.name for f in dataclasses.fields(obj)}
+    unknown = set(params) - names
+    if unknown:
+        raise ValueError(f"unknown fields for {obj.__name__}: {sorted(unknown)}")
+    return obj(**{k: tuple(v) if isinstance(v, list) else v for k, v in params.items()})
+
+
 @dataclasses.dataclass(frozen=True)
 class Task:
-    """Base class of task dataclasses; subclasses add frozen fields of JSON-able values.
+    """A convenient base for task dataclasses: subclasses add frozen fields of JSON-able values.
 
-    Tuple fields come back from JSON as lists; ``from_dict`` converts them back, so a task
+    Any frozen dataclass works as a task (see :func:`task_to_dict`); this base adds the JSON
+    methods. Tuple fields come back from JSON as lists and are turned back into tuples, so a task
     survives ``Task.from_json(task.to_json()) == task``.
     """
 
     def to_dict(self) -> dict[str, Any]:
         """Returns ``{"type": "module:Class", "params": {...}}``, enough to rebuild the task."""
-        cls = type(self)
-        return {"type": f"{cls.__module__}:{cls.__qualname__}", "params": dataclasses.asdict(self)}
+        return task_to_dict(self)
 
     def to_json(self) -> str:
         """Serialises the task to a JSON string."""
         return json.dumps(self.to_dict())
 
-    @classmethod
-    def from_params(cls, params: dict[str, Any]) -> "Task":
-        """Builds a task of this class from its field values, turning lists back into tuples."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(params) - names
-        if unknown:
-            raise ValueError(f"unknown fields for {cls.__name__}: {sorted(unknown)}")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in params.items()})
-
     @staticmethod
-    def from_dict(data: dict[str, Any]) -> "Task":
+    def from_dict(data: dict[str, Any]) -> Any:
         """Rebuilds any task from the output of ``to_dict``."""
-        module_name, _, qualname = str(data["type"]).partition(":")
-        obj: Any = importlib.import_module(module_name)
-        for part in qualname.split("."):
-            obj = getattr(obj, part)
-        if not (isinstance(obj, type) and issubclass(obj, Task)):
-            raise TypeError(f"{data['type']} is not a Task class")
-        return obj.from_params(data["params"])
+        return task_from_dict(data)
 
     @staticmethod
-    def from_json(text: str) -> "Task":
+    def from_json(text: str) -> Any:
         """Rebuilds any task from the output of ``to_json``."""
-        return Task.from_dict(json.loads(text))
+        return task_from_dict(json.loads(text))
 
 
 @runtime_checkable

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import os
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -46,7 +47,11 @@ def _build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     train.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     train.add_argument("--list-presets", action="store_true", help="list presets and exit")
-    sub.add_parser("envs", help="list the registered task families")
+    envs = sub.add_parser("envs", help="list the registered task families")
+    envs.add_argument(
+        "--import", dest="modules", action="append", default=[], metavar="MODULE",
+        help="import a module that registers families first (repeatable)",
+    )  # fmt: skip
 
     evaluate = sub.add_parser("evaluate", help="adaptation curve of a run on held-out tasks")
     evaluate.add_argument("run", type=Path, help="the run folder (or its name under runs/)")
@@ -199,9 +204,10 @@ def _plot(args: argparse.Namespace) -> int:
     return 0
 
 
-def _envs() -> int:
-    from meta_rl.registry import family_summaries
+def _envs(args: argparse.Namespace) -> int:
+    from meta_rl.registry import family_summaries, import_family_modules
 
+    import_family_modules(args.modules)
     for env_id, summary in family_summaries():
         print(f"{env_id:32s} {summary}")
     return 0
@@ -210,10 +216,14 @@ def _envs() -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``meta-rl`` console script."""
     args = _build_parser().parse_args(argv)
+    # Like `python -m`: a user's family module in the working folder can be named with --env
+    # module:Id or --import module without setting PYTHONPATH.
+    if os.getcwd() not in sys.path:
+        sys.path.append(os.getcwd())
     try:
         commands = {
             "train": lambda: _train(args),
-            "envs": _envs,
+            "envs": lambda: _envs(args),
             "evaluate": lambda: _evaluate(args),
             "oracle": lambda: _oracle(args),
             "plot": lambda: _plot(args),

@@ -22,7 +22,7 @@ from torch import nn
 from agents.episodes import compute_advantages
 from agents.maml import adapt
 from agents.policy import Params, policy_distribution
-from envs.tasks import Task
+from envs.tasks import Task, task_to_dict
 from meta_rl.config import TrainConfig
 from meta_rl.errors import MetaRLError
 from meta_rl.sampler import VectorSampler
@@ -277,4 +277,4 @@ def evaluate_run(
         "test_seed": test_seed, "tasks": n, "episodes_per_step": eps, "steps": steps,
         "step_sizes": sizes, "first_order": c.first_order,
     }  # fmt: skip
-    return EvaluationResult(label or run_dir.name, "return", values, [t.to_dict() for t in tasks], protocol)
+    return EvaluationResult(label or run_dir.name, "return", values, [task_to_dict(t) for t in tasks], protocol)

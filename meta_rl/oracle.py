@@ -17,7 +17,7 @@ import numpy as np
 from gymnasium import spaces
 from torch import nn
 
-from envs.tasks import Task
+from envs.tasks import Task, task_to_dict
 from meta_rl.config import TrainConfig
 from meta_rl.errors import MetaRLError
 from meta_rl.evaluation import EvaluationResult
@@ -158,4 +158,4 @@ def train_oracle(
         "test_seed": config.test_seed, "tasks": len(tasks), "episodes_per_step": eps,
         "steps": 0, "deterministic": False,
     }  # fmt: skip
-    return EvaluationResult(label, "return", returns, [t.to_dict() for t in tasks], protocol)
+    return EvaluationResult(label, "return", returns, [task_to_dict(t) for t in tasks], protocol)

@@ -7,7 +7,7 @@ and rewards in arrays. Every sub-env runs exactly one episode; steps after its e
 
 from __future__ import annotations
 
-import time
+import dataclasses
 from typing import Any, Sequence
 
 import gymnasium as gym
@@ -115,7 +115,16 @@ class VectorSampler:
 
     def sample_tasks(self, n: int, rng: np.random.Generator) -> list[Task]:
         """Draws ``n`` tasks from the family's distribution with ``rng``."""
-        return list(self.env.unwrapped.sample_tasks(n, rng))  # type: ignore[attr-defined]
+        tasks = list(self.env.unwrapped.sample_tasks(n, rng))  # type: ignore[attr-defined]
+        if len(tasks) != n:
+            raise MetaRLError(f"env '{self.env_id}': sample_tasks({n}, rng) returned {len(tasks)} tasks")
+        for task in tasks:
+            if not dataclasses.is_dataclass(task) or isinstance(task, type):
+                raise MetaRLError(
+                    f"env '{self.env_id}': sample_tasks returned a {type(task).__name__}; tasks must "
+                    "be frozen dataclasses (for example subclasses of envs.tasks.Task)"
+                )
+        return tasks
 
     def _vector_env(self, num_envs: int) -> gym.vector.VectorEnv:
         if num_envs not in self._vector_envs:

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from envs.tasks import task_to_dict
 from agents.episodes import EpisodeBatch, compute_advantages
 from agents.maml import MAMLObjective, adapt
 from agents.policy import GaussianMLPPolicy, Params
@@ -153,7 +154,7 @@ class Trainer:
             "test": {
                 "seed": config.test_seed,
                 "stream": TEST_TASKS,
-                "tasks": [t.to_dict() for t in trainer.test_tasks],
+                "tasks": [task_to_dict(t) for t in trainer.test_tasks],
             },
         }
         (run_dir / TASKS_NAME).write_text(json.dumps(tasks, indent=1))
