@@ -96,7 +96,7 @@ def _resume_dir(run: Path) -> Path:
 
 def _train(args: argparse.Namespace) -> int:
     from meta_rl.config import load_config, make_config, preset_names
-    from meta_rl.trainer import Trainer
+    from meta_rl.runs import create_run, resume_run
 
     if args.list_presets:
         print("\n".join(preset_names()))
@@ -115,7 +115,7 @@ def _train(args: argparse.Namespace) -> int:
                 "(only --iterations and --device may change)"
             )
         run_dir = _resume_dir(args.resume)
-        trainer = Trainer.resume(run_dir, args.iterations, args.device, progress)
+        trainer = resume_run(run_dir, args.iterations, args.device, progress)
     else:
         config = load_config(args.preset, args.overrides)
         changes = {
@@ -125,13 +125,15 @@ def _train(args: argparse.Namespace) -> int:
                 ("iterations", args.iterations),
             ] if value is not None
         }  # fmt: skip
+        if args.env is not None and config.kind != "rl":
+            raise MetaRLError(f"--env applies to RL runs; preset '{args.preset}' is {config.kind}")
         config = make_config(changes, config)
         run_dir = args.run_dir
         if run_dir is None:
             stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
             label = Path(args.preset).stem if args.preset else "default"
             run_dir = DEFAULT_RUNS / f"{label}-s{config.seed}-{stamp}"
-        trainer = Trainer.create(config, run_dir, progress)
+        trainer = create_run(config, run_dir, progress)
     print(f"run folder: {run_dir}", flush=True)
     finished = trainer.train()
     if not finished:
@@ -143,9 +145,10 @@ def _train(args: argparse.Namespace) -> int:
         return 130
     if trainer.last_eval is not None:
         means = " ".join(
-            f"step {k}: {row.mean():.2f}" for k, row in enumerate(trainer.last_eval)
+            f"step {k}: {row.mean():.4g}" for k, row in enumerate(trainer.last_eval)
         )
-        print(f"held-out tasks, mean return after inner steps: {means}")
+        metric = getattr(trainer, "metric", "return")
+        print(f"held-out tasks, mean {metric} after inner steps: {means}")
     print(f"done: {trainer.iteration} iterations; results in {run_dir}")
     return 0
 

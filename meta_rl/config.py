@@ -24,6 +24,7 @@ import yaml
 from meta_rl.errors import ConfigError
 
 Vectorization = Literal["auto", "vector_entry_point", "sync", "async"]
+SupervisedFamily = Literal["sinusoid", "digits", "omniglot"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,6 +32,7 @@ class TrainConfig:
     """Everything that defines a MAML-TRPO run. Defaults are the paper's 2D navigation settings.
 
     Attributes:
+        kind: ``rl``: this kind of run (``supervised`` runs use :class:`SupervisedConfig`).
         env_id: Gymnasium id of the task family (``module:id`` imports ``module`` first).
         env_kwargs: Keyword arguments for the env constructor.
         seed: Run seed: every random draw of training derives from it and the iteration.
@@ -65,6 +67,7 @@ class TrainConfig:
         checkpoint_every: Save a checkpoint every this many iterations (and always at the end).
     """
 
+    kind: Literal["rl"] = "rl"
     env_id: str = "MetaRL/Navigation2D-v0"
     env_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
     seed: int = 0
@@ -96,38 +99,147 @@ class TrainConfig:
     checkpoint_every: int = 10
 
     def __post_init__(self) -> None:
-        positive = [
-            "meta_batch_size", "support_episodes", "query_episodes", "cg_iterations",
-            "max_backtracks", "eval_tasks", "eval_episodes", "checkpoint_every",
-        ]  # fmt: skip
-        for key in positive:
-            if getattr(self, key) < 1:
-                raise ConfigError(f"config key '{key}' must be at least 1, got {getattr(self, key)}")
-        for key in ["init_std", "inner_lr", "max_kl", "backtrack_ratio"]:
-            if not getattr(self, key) > 0:
-                raise ConfigError(f"config key '{key}' must be positive, got {getattr(self, key)}")
-        for key in [
-            "iterations", "num_inner_steps", "eval_every", "eval_steps", "cg_damping",
-            "baseline_reg", "eval_lr_decay",
-        ]:  # fmt: skip
-            if getattr(self, key) < 0:
-                raise ConfigError(f"config key '{key}' must not be negative, got {getattr(self, key)}")
-        for key in ["gamma", "gae_lambda"]:
-            if not 0.0 <= getattr(self, key) <= 1.0:
-                raise ConfigError(f"config key '{key}' must be in [0, 1], got {getattr(self, key)}")
+        _check_ranges(
+            self,
+            at_least_one=[
+                "meta_batch_size", "support_episodes", "query_episodes", "cg_iterations",
+                "max_backtracks", "eval_tasks", "eval_episodes", "checkpoint_every",
+            ],
+            positive=["init_std", "inner_lr", "max_kl", "backtrack_ratio"],
+            non_negative=[
+                "iterations", "num_inner_steps", "eval_every", "eval_steps", "cg_damping",
+                "baseline_reg", "eval_lr_decay",
+            ],
+            unit=["gamma", "gae_lambda", "backtrack_ratio"],
+        )  # fmt: skip
         if not self.backtrack_ratio < 1:
             raise ConfigError(f"config key 'backtrack_ratio' must be below 1, got {self.backtrack_ratio}")
-        for key in ["seed", "test_seed"]:
-            if not 0 <= getattr(self, key) < 2**63:
-                raise ConfigError(f"config key '{key}' must be in [0, 2**63), got {getattr(self, key)}")
-        if any(size < 1 for size in self.hidden_sizes):
-            raise ConfigError(f"config key 'hidden_sizes' must hold positive widths, got {self.hidden_sizes}")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain YAML-safe values (tuples as lists)."""
-        return {
-            k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()
-        }
+        return _plain(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class SupervisedConfig:
+    """A supervised few-shot run through the same inner step, loop, logging and evaluation.
+
+    Defaults are the paper's sinusoid regression settings.
+
+    Attributes:
+        kind: ``supervised``: this kind of run.
+        family: ``sinusoid`` (regression), ``digits`` (scikit-learn's digits, no download) or
+            ``omniglot`` (the standard folder layout under ``data_dir``).
+        data_dir: The Omniglot folder (holding ``images_background/`` and ``images_evaluation/``).
+        ways: Classes per task (classification).
+        shots: Support examples per class (regression: support points per task).
+        query_shots: Query examples per class (regression: points per task) at training time.
+        image_size: Side of the (square) Omniglot images after resizing.
+        train_characters: Omniglot characters for meta-training; the rest are for testing.
+        seed: Run seed: every random draw of training derives from it and the iteration.
+        test_seed: Seed of the held-out test-task stream.
+        device: Torch device.
+        iterations: Meta-iterations (Adam steps). 0 makes a run of the initial model.
+        meta_batch_size: Tasks per meta-iteration.
+        hidden_sizes: Widths of the regression MLP's hidden layers.
+        conv_filters: Filters of each conv block (classification).
+        conv_blocks: Conv blocks (3x3, stride 2, batch norm, ReLU) before the linear layer.
+        inner_lr: Inner SGD step size at training time.
+        num_inner_steps: Inner steps at training time, all on the same support examples; 0
+            trains one model on all tasks (the "pretrained" baseline).
+        first_order: Drop the second-order terms of the meta-gradient.
+        outer_lr: Adam's learning rate for the meta-update.
+        eval_every: Evaluate on the held-out tasks every this many iterations (0: only at the end).
+        eval_tasks: Held-out test tasks.
+        eval_shots: Support examples per class (regression: points) of the test tasks.
+        eval_query_shots: Fresh query examples per class (regression: points) of the test tasks.
+        eval_steps: Inner steps of the evaluation (the metric after 0..eval_steps is logged).
+        eval_inner_lr: Inner step size at test time.
+        checkpoint_every: Save a checkpoint every this many iterations (and always at the end).
+    """
+
+    kind: Literal["supervised"] = "supervised"
+    family: SupervisedFamily = "sinusoid"
+    data_dir: str = ""
+    ways: int = 5
+    shots: int = 10
+    query_shots: int = 10
+    image_size: int = 28
+    train_characters: int = 1200
+    seed: int = 0
+    test_seed: int = 1_000_003
+    device: str = "cpu"
+    iterations: int = 70_000
+    meta_batch_size: int = 25
+    hidden_sizes: tuple[int, ...] = (40, 40)
+    conv_filters: int = 64
+    conv_blocks: int = 4
+    inner_lr: float = 0.01
+    num_inner_steps: int = 1
+    first_order: bool = False
+    outer_lr: float = 0.001
+    eval_every: int = 1000
+    eval_tasks: int = 600
+    eval_shots: int = 5
+    eval_query_shots: int = 100
+    eval_steps: int = 10
+    eval_inner_lr: float = 0.01
+    checkpoint_every: int = 1000
+
+    def __post_init__(self) -> None:
+        _check_ranges(
+            self,
+            at_least_one=[
+                "shots", "query_shots", "meta_batch_size", "conv_filters", "conv_blocks",
+                "eval_tasks", "eval_shots", "eval_query_shots", "checkpoint_every", "image_size",
+            ],
+            positive=["inner_lr", "outer_lr", "eval_inner_lr"],
+            non_negative=["iterations", "num_inner_steps", "eval_every", "eval_steps"],
+            unit=[],
+        )  # fmt: skip
+        if self.ways < 2:
+            raise ConfigError(f"config key 'ways' must be at least 2, got {self.ways}")
+        if self.family == "omniglot" and not self.data_dir:
+            raise ConfigError("config key 'data_dir' must name the Omniglot folder for family omniglot")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain YAML-safe values (tuples as lists)."""
+        return _plain(self)
+
+
+AnyConfig = TrainConfig | SupervisedConfig
+CONFIG_KINDS: dict[str, type] = {"rl": TrainConfig, "supervised": SupervisedConfig}
+
+
+def _plain(config: Any) -> dict[str, Any]:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(config).items()}
+
+
+def _check_ranges(
+    config: Any,
+    at_least_one: list[str],
+    positive: list[str],
+    non_negative: list[str],
+    unit: list[str],
+) -> None:
+    """Range checks shared by the config kinds; each failure names its key."""
+    for key in at_least_one:
+        if getattr(config, key) < 1:
+            raise ConfigError(f"config key '{key}' must be at least 1, got {getattr(config, key)}")
+    for key in positive:
+        if not getattr(config, key) > 0:
+            raise ConfigError(f"config key '{key}' must be positive, got {getattr(config, key)}")
+    for key in non_negative:
+        if getattr(config, key) < 0:
+            raise ConfigError(f"config key '{key}' must not be negative, got {getattr(config, key)}")
+    for key in unit:
+        if not 0.0 <= getattr(config, key) <= 1.0:
+            raise ConfigError(f"config key '{key}' must be in [0, 1], got {getattr(config, key)}")
+    for key in ["seed", "test_seed"]:
+        if not 0 <= getattr(config, key) < 2**63:
+            raise ConfigError(f"config key '{key}' must be in [0, 2**63), got {getattr(config, key)}")
+    if any(size < 1 for size in config.hidden_sizes):
+        raise ConfigError(f"config key 'hidden_sizes' must hold positive widths, got {config.hidden_sizes}")
 
 
 def _type_name(hint: Any) -> str:
@@ -190,16 +302,31 @@ def _coerce(key: str, value: Any, hint: Any) -> Any:
     raise TypeError(f"unsupported config type {hint!r} for '{key}'")
 
 
-def make_config(values: dict[str, Any], base: TrainConfig | None = None) -> TrainConfig:
-    """Builds a config from ``base`` (defaults if None) and ``values``, checking every key."""
-    hints = typing.get_type_hints(TrainConfig)
-    known = [f.name for f in dataclasses.fields(TrainConfig)]
+def make_config(values: dict[str, Any], base: Any | None = None) -> Any:
+    """Builds a config from ``base`` and ``values``, checking every key.
+
+    Without ``base``, the kind of config comes from ``values["kind"]`` (``rl`` if absent) and
+    starts from that kind's defaults.
+    """
+    if base is None:
+        kind = values.get("kind", "rl")
+        if kind not in CONFIG_KINDS:
+            raise ConfigError(f"config key 'kind' must be one of {list(CONFIG_KINDS)}, got {kind!r}")
+        base = CONFIG_KINDS[kind]()
+    cls = type(base)
+    hints = typing.get_type_hints(cls)
+    known = [f.name for f in dataclasses.fields(cls)]
     checked = {}
     for key, value in values.items():
         if key not in hints:
             raise ConfigError(f"unknown config key '{key}' (known keys: {', '.join(known)})")
         checked[key] = _coerce(key, value, hints[key])
-    return dataclasses.replace(base or TrainConfig(), **checked)
+    return dataclasses.replace(base, **checked)
+
+
+def config_from_dict(values: dict[str, Any]) -> Any:
+    """The config of a saved ``to_dict`` (any kind; RL when ``kind`` is absent)."""
+    return make_config(values)
 
 
 def preset_names() -> list[str]:
@@ -247,18 +374,18 @@ def parse_overrides(overrides: list[str]) -> dict[str, Any]:
     return values
 
 
-def load_config(preset: str | None = None, overrides: list[str] | None = None) -> TrainConfig:
+def load_config(preset: str | None = None, overrides: list[str] | None = None) -> Any:
     """The config of a preset (``default`` if None) with ``key=value`` overrides applied."""
     values = load_preset(preset or "default")
     values.update(parse_overrides(overrides or []))
     return make_config(values)
 
 
-def save_config(config: TrainConfig, path: Path) -> None:
+def save_config(config: Any, path: Path) -> None:
     """Writes the resolved config as YAML."""
     path.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
 
 
-def read_config(path: Path) -> TrainConfig:
+def read_config(path: Path) -> Any:
     """Reads a config written by :func:`save_config`."""
     return make_config(_read_yaml_mapping(path.read_text(), f"config file '{path}'"))

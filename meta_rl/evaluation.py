@@ -251,16 +251,12 @@ def evaluate_run(
     Returns:
         The result; nothing is written (see :meth:`EvaluationResult.write`).
     """
-    from meta_rl.checkpoint import load_checkpoint
-    from meta_rl.config import make_config
+    from meta_rl.runs import open_run
     from meta_rl.seeding import TEST_TASKS, task_rng
-    from meta_rl.trainer import CHECKPOINT_NAME, Trainer
 
-    if not run_dir.is_dir():
-        raise MetaRLError(f"run folder '{run_dir}' does not exist")
-    state = load_checkpoint(run_dir / CHECKPOINT_NAME)
-    config = make_config({} if device is None else {"device": device}, make_config(state["config"]))
-    trainer = Trainer(config, run_dir, state, progress=False)  # reads the run, writes nothing
+    trainer = open_run(run_dir, device)  # reads the run, writes nothing
+    if hasattr(trainer, "evaluate_protocol"):  # a supervised run
+        return trainer.evaluate_protocol(steps, num_tasks, episodes, seed, step_sizes, label)
     c = trainer.config
     test_seed = c.test_seed if seed is None else seed
     n = c.eval_tasks if num_tasks is None else num_tasks

@@ -43,7 +43,7 @@ def test_run_folder_contents(tmp_path: Path) -> None:
     assert rows[2]["eval/return_step_1"] and not rows[1]["eval/return_step_1"]
     state = load_checkpoint(run / "checkpoint.pt")
     assert state["iteration"] == 3 and "torch" in state["versions"]
-    assert state["env_steps"] == int(float(rows[-1]["env_steps"]))
+    assert state["extra"]["env_steps"] == int(float(rows[-1]["env_steps"]))
     tasks = json.loads((run / "tasks.json").read_text())
     test_tasks = [Task.from_dict(t) for t in tasks["test"]["tasks"]]
     assert len(test_tasks) == config.eval_tasks and tasks["train"]["seed"] == config.seed
@@ -58,7 +58,7 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path: Path) -> None:
     a, b = load_checkpoint(full / "checkpoint.pt"), load_checkpoint(split / "checkpoint.pt")
     for name, value in a["params"].items():
         assert torch.equal(value, b["params"][name]), name
-    assert a["env_steps"] == b["env_steps"]
+    assert a["extra"] == b["extra"]
     assert without_times(read_rows(full)) == without_times(read_rows(split))
 
 
@@ -187,11 +187,11 @@ def test_interrupts_anywhere_resume_exactly(
         monkeypatch.setattr(Trainer, name, wrapper)
 
     if where == "eval0":
-        trap("evaluate", lambda iteration, params: iteration == 0)
+        trap("evaluate", lambda iteration, state: iteration == 0)
     elif where == "iteration1":
         trap("run_iteration", lambda iteration: iteration == 1)
     else:
-        trap("commit", lambda iteration, params, steps: iteration == 2)
+        trap("commit", lambda state: state.iteration == 2)
     assert Trainer.create(config, cut, progress=False).train() is False
     assert fired
     for name, fn in originals.items():

@@ -1,0 +1,260 @@
+"""What every kind of run shares: the run folder, the loop, logging, checkpoints, Ctrl-C, resume.
+
+A kind of run (RL with TRPO, supervised with Adam) subclasses :class:`MetaTrainer` and supplies
+one meta-iteration (``run_iteration``), the held-out evaluation (``evaluate``), its metric names
+and how it commits a new state. The loop here is the same for all of them:
+
+    state, metrics = run_iteration(i)       # computes, changes nothing
+    metrics += evaluate(i, state)            # every eval_every iterations and at the end
+    log(i, metrics); commit(state)           # logged first: see train()
+    checkpoint every checkpoint_every iterations and at the end
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from agents.policy import Params
+from meta_rl.checkpoint import load_checkpoint, save_checkpoint
+from meta_rl.config import AnyConfig, config_from_dict, make_config, save_config
+from meta_rl.errors import MetaRLError
+from meta_rl.logger import RunLogger
+
+CHECKPOINT_NAME = "checkpoint.pt"
+CONFIG_NAME = "config.yaml"
+TASKS_NAME = "tasks.json"
+
+
+def resolve_device(name: str) -> torch.device:
+    """``torch.device(name)``, with a clear error where that device is not available."""
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise MetaRLError(f"unknown device '{name}'") from None
+    if device.type not in ("cpu", "cuda"):
+        # Other backends (mps, xpu, ...) may work but are untested; "meta" holds no data.
+        raise MetaRLError(f"device '{name}' is not supported: use cpu or cuda[:N]")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise MetaRLError(f"device '{name}' requested but CUDA is not available")
+    if device.type == "cuda" and device.index is not None:
+        if device.index >= torch.cuda.device_count():
+            raise MetaRLError(
+                f"device '{name}' requested but only {torch.cuda.device_count()} GPUs exist"
+            )
+    return device
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainState:
+    """What is committed after each outer step, replaced as a whole (one assignment).
+
+    Attributes:
+        iteration: Completed meta-iterations.
+        params: The meta-parameters after them.
+        extra: What else a kind of run needs to continue exactly (an optimizer's state, a step
+            counter); tensors, numbers, strings, lists and dicts only.
+    """
+
+    iteration: int
+    params: Params
+    extra: dict[str, Any]
+
+
+class MetaTrainer(abc.ABC):
+    """The run folder and the training loop of one kind of meta-training run.
+
+    Use :meth:`create` for a new run and :meth:`resume` (or ``meta_rl.runs.resume_run``, which
+    picks the kind) to continue one.
+
+    Args:
+        config: The resolved config.
+        run_dir: The run folder.
+        state: A checkpoint to continue from, or None to start.
+        progress: Show a progress bar.
+    """
+
+    def __init__(
+        self, config: Any, run_dir: Path, state: dict[str, Any] | None = None, progress: bool = True
+    ) -> None:
+        self.config = config
+        self.run_dir = run_dir
+        self.progress = progress
+        self.device = resolve_device(config.device)
+        self.resumed = state is not None
+        self.last_eval: np.ndarray | None = None
+        self.state: TrainState = self.setup(state)
+
+    # --------------------------------------------------------------------------- the hooks
+    @abc.abstractmethod
+    def setup(self, checkpoint: dict[str, Any] | None) -> TrainState:
+        """Builds models, samplers and test tasks; returns the initial or the restored state."""
+
+    @abc.abstractmethod
+    def metric_columns(self) -> list[str]:
+        """Every tag a run logs, in CSV order."""
+
+    @abc.abstractmethod
+    def run_iteration(self, iteration: int) -> tuple[TrainState, dict[str, float]]:
+        """Runs meta-iteration ``iteration`` (1-based) from ``self.state``; changes nothing."""
+
+    @abc.abstractmethod
+    def evaluate(self, iteration: int, state: TrainState) -> dict[str, float]:
+        """Metrics on the held-out test tasks for ``state``; sets ``self.last_eval``."""
+
+    @abc.abstractmethod
+    def task_record(self) -> dict[str, Any]:
+        """What ``tasks.json`` records: the training stream and the test tasks."""
+
+    def postfix(self, metrics: dict[str, float]) -> dict[str, str]:
+        """What the progress bar shows after an iteration."""
+        return {}
+
+    def load_into_modules(self, state: TrainState) -> None:
+        """Copies a committed state into the live modules (and optimizer)."""
+
+    def close(self) -> None:
+        """Releases environments and workers."""
+
+    # ---------------------------------------------------------------------------- the folder
+    @classmethod
+    def create(cls, config: Any, run_dir: Path, progress: bool = True) -> "MetaTrainer":
+        """Starts a new run in ``run_dir``, which must not hold a run already."""
+        if run_dir.exists() and not run_dir.is_dir():
+            raise MetaRLError(f"run folder '{run_dir}' is a file")
+        if run_dir.exists() and any(run_dir.iterdir()):
+            raise MetaRLError(
+                f"run folder '{run_dir}' is not empty: resume it with --resume or choose another"
+            )
+        trainer = cls(config, run_dir, None, progress)  # fails before the folder is made
+        run_dir.mkdir(parents=True, exist_ok=True)
+        save_config(config, run_dir / CONFIG_NAME)
+        (run_dir / TASKS_NAME).write_text(json.dumps(trainer.task_record(), indent=1))
+        # From now on the folder can always be resumed, whatever stops the first iterations.
+        trainer.save()
+        return trainer
+
+    @classmethod
+    def resume(
+        cls,
+        run_dir: Path,
+        iterations: int | None = None,
+        device: str | None = None,
+        progress: bool = True,
+    ) -> "MetaTrainer":
+        """Continues the run in ``run_dir`` from its checkpoint.
+
+        Args:
+            run_dir: The run folder.
+            iterations: A new total number of iterations (to extend a finished run).
+            device: Another device to continue on.
+            progress: Show a progress bar.
+        """
+        state, config = read_run(run_dir, iterations, device)
+        if (iterations, device) != (None, None):
+            save_config(config, run_dir / CONFIG_NAME)
+        return cls(config, run_dir, state, progress)
+
+    @property
+    def iteration(self) -> int:
+        """Completed meta-iterations."""
+        return self.state.iteration
+
+    @property
+    def params(self) -> Params:
+        """The committed meta-parameters."""
+        return self.state.params
+
+    def commit(self, state: TrainState) -> None:
+        """Makes ``state`` the current one: the one change of state per outer step."""
+        self.state = state
+        self.load_into_modules(state)
+
+    def save(self) -> None:
+        """Checkpoints the committed state atomically."""
+        save_checkpoint(
+            self.run_dir / CHECKPOINT_NAME,
+            {
+                "params": {k: v.detach().cpu() for k, v in self.state.params.items()},
+                "iteration": self.state.iteration,
+                "extra": _to_cpu(self.state.extra),
+                "config": self.config.to_dict(),
+            },
+        )
+
+    # ------------------------------------------------------------------------------ the loop
+    def _should_eval(self, iteration: int) -> bool:
+        every = self.config.eval_every
+        return iteration == self.config.iterations or (every > 0 and iteration % every == 0)
+
+    def train(self) -> bool:
+        """Trains up to ``config.iterations``; returns False if interrupted with Ctrl-C.
+
+        On Ctrl-C the last committed iteration is checkpointed before returning.
+        """
+        c = self.config
+        # A run stopped at iteration 0 may have stopped inside the iteration-0 evaluation: drop
+        # whatever it logged and redo it (it is deterministic), so the log is as if uninterrupted.
+        resumed = self.resumed and self.iteration > 0
+        resume_after = self.iteration if resumed else (-1 if self.resumed else None)
+        logger = RunLogger(self.run_dir, self.metric_columns(), resume_after=resume_after)
+        bar = tqdm(
+            total=c.iterations, initial=self.iteration, disable=not self.progress,
+            desc="meta-train", unit="it", dynamic_ncols=True,
+        )  # fmt: skip
+        try:
+            if not resumed and c.eval_every > 0:
+                logger.log(0, self.evaluate(0, self.state))
+            for iteration in range(self.iteration + 1, c.iterations + 1):
+                state, metrics = self.run_iteration(iteration)
+                if self._should_eval(iteration):
+                    metrics.update(self.evaluate(iteration, state))
+                # Log before committing: an interrupt in between re-runs this iteration on
+                # resume, and the resumed logger drops the row of the uncommitted iteration.
+                logger.log(iteration, metrics)
+                self.commit(state)
+                if iteration % c.checkpoint_every == 0 and iteration < c.iterations:
+                    self.save()
+                bar.update(1)
+                bar.set_postfix(self.postfix(metrics))
+            self.save()  # the final state (for iterations == 0 too: the "random" baseline)
+        except KeyboardInterrupt:
+            self.save()  # self.state is always a whole committed iteration
+            return False
+        finally:
+            bar.close()
+            logger.close()
+            self.close()
+        return True
+
+
+def _to_cpu(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu()
+    if isinstance(value, dict):
+        return {k: _to_cpu(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_to_cpu(v) for v in value)
+    return value
+
+
+def read_run(
+    run_dir: Path, iterations: int | None = None, device: str | None = None
+) -> tuple[dict[str, Any], AnyConfig]:
+    """A run's checkpoint and its config, with a new iteration count or device applied."""
+    if not run_dir.is_dir():
+        raise MetaRLError(f"run folder '{run_dir}' does not exist")
+    state = load_checkpoint(run_dir / CHECKPOINT_NAME)
+    changes: dict[str, Any] = {}
+    if iterations is not None:
+        changes["iterations"] = iterations
+    if device is not None:
+        changes["device"] = device
+    return state, make_config(changes, config_from_dict(state["config"]))
