@@ -8,7 +8,7 @@ outer loss of the adapted policies on the query episodes is a closure of the met
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -79,18 +79,53 @@ def adapt(
         raise ValueError(f"got {len(batches)} batches for {len(step_sizes)} step sizes")
     if not batches:
         raise ValueError("adapt needs at least one batch")
-    num_tasks = batches[0].num_tasks
+    losses = [lambda p, batch=batch: reinforce_loss(policy, p, batch) for batch in batches]
+    return inner_sgd(policy, params, losses, step_sizes, batches[0].num_tasks, first_order, create_graph)
+
+
+TaskLosses = Callable[[Params], Tensor]
+"""Per-task parameters (leading task dimension) -> per-task losses ``[tasks]``."""
+
+
+def inner_sgd(
+    module: nn.Module,
+    params: Params,
+    losses: Sequence[TaskLosses],
+    step_sizes: Sequence[float],
+    num_tasks: int,
+    first_order: bool = False,
+    create_graph: bool = True,
+) -> Params:
+    """The inner loop of MAML, for RL and supervised runs alike: one SGD step per loss.
+
+    Step ``k`` takes ``params - step_sizes[k] * grad losses[k](params)`` for every task at once:
+    the tasks' losses are independent, so the gradient of their sum with respect to the
+    task-batched parameters is every task's own gradient, from one backward pass.
+
+    Args:
+        module: The module whose parameter shapes ``params`` follow.
+        params: Meta-parameters (module shapes) or per-task parameters (leading task dimension).
+        losses: One per step: per-task parameters -> per-task losses.
+        step_sizes: The learning rate of each step.
+        num_tasks: Tasks to adapt (meta-parameters are broadcast to them).
+        first_order: Treat the inner gradients as constants (first-order MAML).
+        create_graph: Keep the result differentiable with respect to ``params``. With False the
+            result is detached.
+
+    Returns:
+        Per-task adapted parameters with a leading task dimension.
+    """
     names = list(params)
     if create_graph:
         # Values that do not require grad (plain tensors) still need an inner gradient.
         current = {k: v if v.requires_grad else v.detach().requires_grad_(True) for k, v in params.items()}
     else:
         current = {k: v.detach().requires_grad_(True) for k, v in params.items()}
-    if not _is_batched(policy, current):
+    if not _is_batched(module, current):
         current = task_batched(current, num_tasks)
-    for batch, lr in zip(batches, step_sizes):
+    for loss_fn, lr in zip(losses, step_sizes):
         with torch.enable_grad():
-            loss = reinforce_loss(policy, current, batch).sum()
+            loss = loss_fn(current).sum()
             grads = torch.autograd.grad(
                 loss, [current[k] for k in names], create_graph=create_graph and not first_order
             )

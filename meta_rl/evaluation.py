@@ -255,7 +255,7 @@ def evaluate_run(
     from meta_rl.seeding import TEST_TASKS, task_rng
 
     trainer = open_run(run_dir, device)  # reads the run, writes nothing
-    if hasattr(trainer, "evaluate_protocol"):  # a supervised run
+    if hasattr(trainer, "evaluate_protocol"):  # a supervised run: "episodes" are its shots
         return trainer.evaluate_protocol(steps, num_tasks, episodes, seed, step_sizes, label)
     c = trainer.config
     test_seed = c.test_seed if seed is None else seed
