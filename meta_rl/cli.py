@@ -59,7 +59,8 @@ def _build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--tasks", type=int, default=None, help="test tasks (default: the run's eval_tasks)")
     evaluate.add_argument(
         "--episodes", type=int, default=None,
-        help="episodes per task at each step (default: the run's eval_episodes)",
+        help="RL: episodes per task at each step (default: the run's eval_episodes); "
+        "supervised: support examples per class (default: the run's eval_shots)",
     )  # fmt: skip
     evaluate.add_argument("--seed", type=int, default=None, help="test-task seed (default: the run's)")
     evaluate.add_argument(
@@ -187,6 +188,8 @@ def _oracle(args: argparse.Namespace) -> int:
     from meta_rl.plotting import plot_results
 
     config = load_config(args.preset, args.overrides)
+    if config.kind != "rl":
+        raise MetaRLError(f"the oracle baseline is for RL task families; this preset is {config.kind}")
     if args.out.exists() and any(args.out.iterdir()):
         raise MetaRLError(f"output folder '{args.out}' is not empty")
     result = train_oracle(config, args.timesteps, args.out, args.algo, args.episodes, args.label)
