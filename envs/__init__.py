@@ -16,19 +16,33 @@ from envs.locomotion import (
     HalfCheetahDirEnv,
     HalfCheetahVelEnv,
 )
+from envs.locomotion_vector import (
+    AntDirVectorEnv,
+    AntGoalVectorEnv,
+    AntVelVectorEnv,
+    HalfCheetahDirVectorEnv,
+    HalfCheetahVelVectorEnv,
+    LocomotionVectorEnv,
+)
 from envs.navigation import Navigation2DEnv, Navigation2DVectorEnv, NavigationTask
 from envs.tasks import TASK_API_METHODS, Task, TaskEnv, missing_task_methods
 
 __all__ = [
     "TASK_API_METHODS",
     "AntDirEnv",
+    "AntDirVectorEnv",
     "AntGoalEnv",
+    "AntGoalVectorEnv",
     "AntVelEnv",
+    "AntVelVectorEnv",
     "DirectionTask",
     "GoalPositionTask",
     "GoalVelocityTask",
     "HalfCheetahDirEnv",
+    "HalfCheetahDirVectorEnv",
     "HalfCheetahVelEnv",
+    "HalfCheetahVelVectorEnv",
+    "LocomotionVectorEnv",
     "Navigation2DEnv",
     "Navigation2DVectorEnv",
     "NavigationTask",
@@ -45,7 +59,7 @@ if "MetaRL/Navigation2D-v0" not in registry:
         max_episode_steps=100,
     )
 
-# The MuJoCo locomotion families: horizon 200 for all (TASKS.md).
+# The MuJoCo locomotion families: horizon 200 for all (TASKS.md); each with its batched vector env.
 _LOCOMOTION = {
     "MetaRL/HalfCheetahVel-v0": "envs.locomotion:HalfCheetahVelEnv",
     "MetaRL/HalfCheetahDir-v0": "envs.locomotion:HalfCheetahDirEnv",
@@ -53,6 +67,18 @@ _LOCOMOTION = {
     "MetaRL/AntDir-v0": "envs.locomotion:AntDirEnv",
     "MetaRL/AntGoal-v0": "envs.locomotion:AntGoalEnv",
 }
+_LOCOMOTION_VECTOR = {
+    "MetaRL/HalfCheetahVel-v0": "envs.locomotion_vector:HalfCheetahVelVectorEnv",
+    "MetaRL/HalfCheetahDir-v0": "envs.locomotion_vector:HalfCheetahDirVectorEnv",
+    "MetaRL/AntVel-v0": "envs.locomotion_vector:AntVelVectorEnv",
+    "MetaRL/AntDir-v0": "envs.locomotion_vector:AntDirVectorEnv",
+    "MetaRL/AntGoal-v0": "envs.locomotion_vector:AntGoalVectorEnv",
+}
 for _id, _entry_point in _LOCOMOTION.items():
     if _id not in registry:
-        register(id=_id, entry_point=_entry_point, max_episode_steps=200)
+        register(
+            id=_id,
+            entry_point=_entry_point,
+            vector_entry_point=_LOCOMOTION_VECTOR[_id],
+            max_episode_steps=200,
+        )

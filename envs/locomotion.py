@@ -134,6 +134,36 @@ def _check_task(task: Any, cls: type[Task]) -> Any:
     return task
 
 
+def compile_spec(spec: mujoco.MjSpec) -> mujoco.MjModel:
+    """Compiles ``spec`` to the model MuJoCo compiles from it, minus the ``settotalmass`` warning.
+
+    Gymnasium's ``half_cheetah.xml`` sets ``<compiler settotalmass="14">``, which recent MuJoCo (4.0
+    here) compiles with a deprecation warning on stderr and in ``MUJOCO_LOG.TXT`` in the working
+    directory: once per env, so hundreds of times per meta-batch. The same model comes from
+    compiling without the attribute and then applying what it did, as the warning advises:
+    ``mj_setTotalmass`` and ``mj_setConst``, plus the two statistics the compiler derives from
+    the masses (``meanmass``, and ``meaninertia``, which scales solver tolerances). A spec without
+    the attribute is compiled as it is. ``envs.locomotion_vector`` compiles its models (the same
+    XML plus sensors) through here too, so that their physics is the plain env's.
+
+    Args:
+        spec: The model's spec; its ``settotalmass`` is cleared.
+
+    Returns:
+        The compiled model.
+    """
+    total_mass = float(spec.compiler.settotalmass)
+    if total_mass <= 0:
+        return spec.compile()
+    spec.compiler.settotalmass = -1.0
+    model = spec.compile()
+    mujoco.mj_setTotalmass(model, total_mass)
+    mujoco.mj_setConst(model, mujoco.MjData(model))
+    model.stat.meanmass = float(np.mean(model.body_mass[1:]))
+    model.stat.meaninertia = float(np.mean(model.dof_M0))
+    return model
+
+
 # --------------------------------------------------------------------------------------------
 # Shared machinery
 
@@ -141,8 +171,12 @@ def _check_task(task: Any, cls: type[Task]) -> Any:
 class _LocomotionEnv(MujocoEnv, utils.EzPickle):
     """What the five families share: the step pipeline, reset noise, termination bookkeeping.
 
-    Subclasses set ``_xml_file`` and ``_task_type``, and define ``_observation``, ``_reward``,
-    ``_is_healthy``, ``sample_tasks`` and ``_task_kwargs``.
+    Subclasses set ``_xml_file`` and ``_task_type``, and define ``sample_tasks``,
+    ``task_values``, ``_task_kwargs`` and the array formulas (``observation_from``,
+    ``forward_reward``, ``reward_from``, ``healthy_from``, ``info_from``, ``reset_info_from``).
+    The formulas take arrays with any leading batch shape and read no ``MjData``: the plain env
+    calls them on one state, ``envs.locomotion_vector`` on all sub-envs at once, so that both
+    compute every number with the same NumPy operations.
     """
 
     metadata: dict[str, Any] = {"render_modes": _RENDER_MODES}
@@ -164,6 +198,7 @@ class _LocomotionEnv(MujocoEnv, utils.EzPickle):
         if frame_skip < 1:
             raise ValueError(f"frame_skip must be at least 1, got {frame_skip}")
         self._task = _check_task(task, self._task_type)
+        self._task_values = self.task_values(self._task)
         self._qpos_noise_scale = float(qpos_noise_scale)
         self._qvel_noise_scale = float(qvel_noise_scale)
         self._unstable = False
@@ -191,6 +226,7 @@ class _LocomotionEnv(MujocoEnv, utils.EzPickle):
     def set_task(self, task: Any) -> None:
         """Sets the task used from now on (the samplers set it before ``reset``)."""
         self._task = _check_task(task, self._task_type)
+        self._task_values = self.task_values(self._task)
         # EzPickle rebuilds the env from its constructor arguments: keep those on the current
         # task so that a pickled copy comes back with it.
         self._ezpickle_kwargs.update(self._task_kwargs(self._task))
@@ -198,6 +234,11 @@ class _LocomotionEnv(MujocoEnv, utils.EzPickle):
     def get_task(self) -> Any:
         """Returns the current task."""
         return self._task
+
+    @classmethod
+    def task_values(cls, task: Any) -> NDArray[np.float64]:
+        """The task's parameters as the float vector that ``forward_reward`` reads."""
+        raise NotImplementedError
 
     def _task_kwargs(self, task: Any) -> dict[str, Any]:
         raise NotImplementedError
@@ -207,26 +248,15 @@ class _LocomotionEnv(MujocoEnv, utils.EzPickle):
     def _initialize_simulation(self) -> tuple[mujoco.MjModel, mujoco.MjData]:
         """Compiles the model as ``MujocoEnv`` does, minus MuJoCo's ``settotalmass`` warning.
 
-        Gymnasium's ``half_cheetah.xml`` sets ``<compiler settotalmass="14">``, which recent MuJoCo (4.0
-        here) compiles with a deprecation warning on stderr and in ``MUJOCO_LOG.TXT`` in the working
-        directory: once per env, so hundreds of times per meta-batch. The same model comes from
-        compiling without the attribute and then applying what it did, as the warning advises:
-        ``mj_setTotalmass`` and ``mj_setConst``, plus the two statistics the compiler derives
-        from the masses (``meanmass``, and ``meaninertia``, which scales solver tolerances).
-        A test checks that every array of the result equals Gymnasium's compiled model.
+        See :func:`compile_spec`. A test checks that every array of the result equals Gymnasium's
+        compiled model.
         """
         if not hasattr(mujoco, "MjSpec"):  # MuJoCo before 3.2: no spec API, and no warning
             return super()._initialize_simulation()
         spec = mujoco.MjSpec.from_file(self.fullpath)
-        total_mass = float(spec.compiler.settotalmass)
-        if total_mass <= 0:
+        if float(spec.compiler.settotalmass) <= 0:
             return super()._initialize_simulation()
-        spec.compiler.settotalmass = -1.0
-        model = spec.compile()
-        mujoco.mj_setTotalmass(model, total_mass)
-        mujoco.mj_setConst(model, mujoco.MjData(model))
-        model.stat.meanmass = float(np.mean(model.body_mass[1:]))
-        model.stat.meaninertia = float(np.mean(model.dof_M0))
+        model = compile_spec(spec)
         # What MujocoEnv does for offscreen rendering: grow the framebuffer, never shrink it.
         model.vis.global_.offwidth = max(model.vis.global_.offwidth, self.width)
         model.vis.global_.offheight = max(model.vis.global_.offheight, self.height)
@@ -300,18 +330,83 @@ class _LocomotionEnv(MujocoEnv, utils.EzPickle):
         return self._observation()
 
     def _get_reset_info(self) -> dict[str, Any]:
-        return {"x_position": float(self.com_position[0])}
-
-    # Family-specific ---------------------------------------------------------------------
+        return {key: float(value) for key, value in self.reset_info_from(self.com_position).items()}
 
     def _observation(self) -> NDArray[np.float64]:
-        raise NotImplementedError
+        torso = self._torso_id
+        return self.observation_from(
+            self.data.qpos, self.data.qvel, self.data.subtree_com[torso], self.data.xmat[torso],
+            self.data.cfrc_ext,
+        )  # fmt: skip
 
     def _reward(self, action: NDArray[np.float64]) -> tuple[float, dict[str, Any]]:
-        raise NotImplementedError
+        com, velocity = self.com_position, self.com_velocity
+        forward = self.forward_reward(self._task_values, com, velocity)
+        reward, terms = self.reward_from(forward, action, self.data.cfrc_ext)
+        info = {**self.info_from(com, velocity), **terms}
+        return float(reward), {key: float(value) for key, value in info.items()}
 
     def _is_healthy(self) -> bool:
+        return bool(self.healthy_from(self.data.qpos, self.data.qvel, np.asarray(self._unstable)))
+
+    # Array formulas (family-specific) ----------------------------------------------------
+    # Leading batch dimensions: none in this env, (num_envs,) in envs.locomotion_vector.
+
+    def observation_from(
+        self,
+        qpos: NDArray[np.float64],
+        qvel: NDArray[np.float64],
+        com: NDArray[np.float64],
+        torso_xmat: NDArray[np.float64],
+        cfrc_ext: NDArray[np.float64] | None,
+    ) -> NDArray[np.float64]:
+        """The observation from the state after a step or reset.
+
+        Args:
+            qpos: ``(..., nq)`` positions.
+            qvel: ``(..., nv)`` velocities.
+            com: ``(..., 3)`` the torso sub-tree's centre of mass (``subtree_com[torso]``).
+            torso_xmat: ``(..., 9)`` the torso's rotation matrix, row-major (``xmat[torso]``).
+            cfrc_ext: ``(..., nbody, 6)`` external contact forces; only the Ant reads them.
+
+        Returns:
+            ``(..., obs_dim)`` observations.
+        """
         raise NotImplementedError
+
+    def forward_reward(
+        self, task_values: NDArray[np.float64], com: NDArray[np.float64], velocity: NDArray[np.float64]
+    ) -> NDArray[np.float64]:
+        """The task's reward term (bonus included) from ``(..., p)`` task values (``task_values``),
+        ``(..., 3)`` centre of mass and ``(..., 3)`` centre-of-mass velocity."""
+        raise NotImplementedError
+
+    def reward_from(
+        self,
+        forward: NDArray[np.float64],
+        action: NDArray[np.float64],
+        cfrc_ext: NDArray[np.float64] | None,
+    ) -> tuple[NDArray[np.float64], dict[str, NDArray[np.float64]]]:
+        """The reward and its ``info`` terms from the task term, the clipped ``(..., nu)`` action
+        and (Ant) the ``(..., nbody, 6)`` contact forces."""
+        raise NotImplementedError
+
+    def healthy_from(
+        self, qpos: NDArray[np.float64], qvel: NDArray[np.float64], unstable: NDArray[np.bool_]
+    ) -> NDArray[np.bool_]:
+        """Whether the state after a step goes on (not terminated); ``unstable``: whether MuJoCo
+        met a non-finite state in the step."""
+        raise NotImplementedError
+
+    def info_from(
+        self, com: NDArray[np.float64], velocity: NDArray[np.float64]
+    ) -> dict[str, NDArray[np.float64]]:
+        """The ``info`` entries of a step besides the reward terms and ``unstable``."""
+        raise NotImplementedError
+
+    def reset_info_from(self, com: NDArray[np.float64]) -> dict[str, NDArray[np.float64]]:
+        """The ``info`` of a reset."""
+        return {"x_position": com[..., 0]}
 
 
 # --------------------------------------------------------------------------------------------
@@ -470,23 +565,38 @@ class _HalfCheetahEnv(_LocomotionEnv):
             task, frame_skip, timestep, qpos_noise_scale, qvel_noise_scale, ezpickle_kwargs, **kwargs
         )
 
-    def _observation(self) -> NDArray[np.float64]:
-        return np.concatenate([self.data.qpos[1:], self.data.qvel, self.com_position])
+    def observation_from(
+        self,
+        qpos: NDArray[np.float64],
+        qvel: NDArray[np.float64],
+        com: NDArray[np.float64],
+        torso_xmat: NDArray[np.float64],
+        cfrc_ext: NDArray[np.float64] | None,
+    ) -> NDArray[np.float64]:
+        """``qpos[1:]``, ``qvel`` and the centre of mass; see ``_LocomotionEnv.observation_from``."""
+        return np.concatenate([qpos[..., 1:], qvel, com], axis=-1)
 
-    def _control_cost(self, action: NDArray[np.float64]) -> float:
-        return CHEETAH_CTRL_COST * float(np.sum(np.square(action)))
+    def reward_from(
+        self,
+        forward: NDArray[np.float64],
+        action: NDArray[np.float64],
+        cfrc_ext: NDArray[np.float64] | None,
+    ) -> tuple[NDArray[np.float64], dict[str, NDArray[np.float64]]]:
+        """``forward - 0.05 * ||a||^2``; see ``_LocomotionEnv.reward_from``."""
+        ctrl_cost = CHEETAH_CTRL_COST * np.sum(np.square(action), axis=-1)
+        return forward - ctrl_cost, {"reward_forward": forward, "reward_ctrl": -ctrl_cost}
 
-    def _is_healthy(self) -> bool:
-        return True  # the cheetah never terminates
+    def healthy_from(
+        self, qpos: NDArray[np.float64], qvel: NDArray[np.float64], unstable: NDArray[np.bool_]
+    ) -> NDArray[np.bool_]:
+        """Always true: the cheetah never terminates."""
+        return np.ones(qpos.shape[:-1], dtype=bool)
 
-    def _info(self, forward_reward: float, ctrl_cost: float) -> dict[str, Any]:
-        com, vel = self.com_position, self.com_velocity
-        return {
-            "x_position": float(com[0]),
-            "x_velocity": float(vel[0]),
-            "reward_forward": forward_reward,
-            "reward_ctrl": -ctrl_cost,
-        }
+    def info_from(
+        self, com: NDArray[np.float64], velocity: NDArray[np.float64]
+    ) -> dict[str, NDArray[np.float64]]:
+        """``x_position`` and ``x_velocity`` of the centre of mass."""
+        return {"x_position": com[..., 0], "x_velocity": velocity[..., 0]}
 
 
 class HalfCheetahVelEnv(_HalfCheetahEnv):
@@ -544,10 +654,16 @@ accepts any velocity. A task takes effect from the next step; the samplers set i
     def _task_kwargs(self, task: GoalVelocityTask) -> dict[str, Any]:
         return {"goal_velocity": task.velocity}
 
-    def _reward(self, action: NDArray[np.float64]) -> tuple[float, dict[str, Any]]:
-        forward = -abs(float(self.com_velocity[0]) - self._task.velocity)
-        ctrl_cost = self._control_cost(action)
-        return forward - ctrl_cost, self._info(forward, ctrl_cost)
+    @classmethod
+    def task_values(cls, task: GoalVelocityTask) -> NDArray[np.float64]:
+        """``[v_goal]``."""
+        return np.array([task.velocity])
+
+    def forward_reward(
+        self, task_values: NDArray[np.float64], com: NDArray[np.float64], velocity: NDArray[np.float64]
+    ) -> NDArray[np.float64]:
+        """``-|v_x - v_goal|``."""
+        return -np.abs(velocity[..., 0] - task_values[..., 0])
 
 
 class HalfCheetahDirEnv(_HalfCheetahEnv):
@@ -605,10 +721,16 @@ first term), ``reward_ctrl`` and ``unstable``.
     def _task_kwargs(self, task: DirectionTask) -> dict[str, Any]:
         return {"direction": task.direction}
 
-    def _reward(self, action: NDArray[np.float64]) -> tuple[float, dict[str, Any]]:
-        forward = self._task.direction * float(self.com_velocity[0])
-        ctrl_cost = self._control_cost(action)
-        return forward - ctrl_cost, self._info(forward, ctrl_cost)
+    @classmethod
+    def task_values(cls, task: DirectionTask) -> NDArray[np.float64]:
+        """``[d]``."""
+        return np.array([float(task.direction)])
+
+    def forward_reward(
+        self, task_values: NDArray[np.float64], com: NDArray[np.float64], velocity: NDArray[np.float64]
+    ) -> NDArray[np.float64]:
+        """``d * v_x``."""
+        return task_values[..., 0] * velocity[..., 0]
 
 
 # --------------------------------------------------------------------------------------------
@@ -641,50 +763,64 @@ class _AntEnv(_LocomotionEnv):
         """``clip(cfrc_ext, -1, 1)`` of every body (world included): shape ``(14, 6)``."""
         return np.clip(self.data.cfrc_ext, -1.0, 1.0)
 
-    def _observation(self) -> NDArray[np.float64]:
-        return np.concatenate(
-            [
-                self.data.qpos,
-                self.data.qvel,
-                self.contact_forces.ravel(),
-                self.data.xmat[self._torso_id],
-                self.com_position,
-            ]
-        )
+    def observation_from(
+        self,
+        qpos: NDArray[np.float64],
+        qvel: NDArray[np.float64],
+        com: NDArray[np.float64],
+        torso_xmat: NDArray[np.float64],
+        cfrc_ext: NDArray[np.float64] | None,
+    ) -> NDArray[np.float64]:
+        """``qpos``, ``qvel``, ``clip(cfrc_ext, -1, 1)`` flattened, the torso's ``xmat`` and the
+        centre of mass; see ``_LocomotionEnv.observation_from``."""
+        assert cfrc_ext is not None
+        contact = np.clip(cfrc_ext, -1.0, 1.0).reshape(*cfrc_ext.shape[:-2], -1)
+        return np.concatenate([qpos, qvel, contact, torso_xmat, com], axis=-1)
 
-    def _costs(self, action: NDArray[np.float64]) -> tuple[float, float]:
-        ctrl_cost = ANT_CTRL_COST * float(np.sum(np.square(self._normalized_action(action))))
-        contact_cost = ANT_CONTACT_COST * float(np.sum(np.square(self.contact_forces)))
-        return ctrl_cost, contact_cost
-
-    def _is_healthy(self) -> bool:
-        if self._unstable:
-            return False  # MuJoCo met a non-finite state in the step and reset the data
-        state = self.state_vector()
-        low, high = ANT_HEALTHY_Z
-        return bool(np.isfinite(state).all() and low <= state[2] <= high)
-
-    def _get_reset_info(self) -> dict[str, Any]:
-        com = self.com_position
-        return {"x_position": float(com[0]), "y_position": float(com[1])}
-
-    def _ant_reward(
-        self, task_reward: float, action: NDArray[np.float64]
-    ) -> tuple[float, dict[str, Any]]:
-        ctrl_cost, contact_cost = self._costs(action)
-        reward = task_reward - ctrl_cost - contact_cost + ANT_SURVIVE_REWARD
-        com, vel = self.com_position, self.com_velocity
-        info = {
-            "x_position": float(com[0]),
-            "y_position": float(com[1]),
-            "x_velocity": float(vel[0]),
-            "y_velocity": float(vel[1]),
-            "reward_forward": task_reward,
+    def reward_from(
+        self,
+        forward: NDArray[np.float64],
+        action: NDArray[np.float64],
+        cfrc_ext: NDArray[np.float64] | None,
+    ) -> tuple[NDArray[np.float64], dict[str, NDArray[np.float64]]]:
+        """``forward - costs + 0.05``; see ``_LocomotionEnv.reward_from``."""
+        assert cfrc_ext is not None
+        ctrl_cost = ANT_CTRL_COST * np.sum(np.square(self._normalized_action(action)), axis=-1)
+        contact = np.square(np.clip(cfrc_ext, -1.0, 1.0))
+        contact_cost = ANT_CONTACT_COST * np.sum(contact, axis=(-2, -1))
+        reward = forward - ctrl_cost - contact_cost + ANT_SURVIVE_REWARD
+        terms = {
+            "reward_forward": forward,
             "reward_ctrl": -ctrl_cost,
             "reward_contact": -contact_cost,
-            "reward_survive": ANT_SURVIVE_REWARD,
+            "reward_survive": np.full(np.shape(forward), ANT_SURVIVE_REWARD),
         }
-        return reward, info
+        return reward, terms
+
+    def healthy_from(
+        self, qpos: NDArray[np.float64], qvel: NDArray[np.float64], unstable: NDArray[np.bool_]
+    ) -> NDArray[np.bool_]:
+        """A finite state with the torso height ``qpos[2]`` in ``[0.2, 1.0]``, and no MuJoCo
+        instability warning in the step (MuJoCo resets a non-finite state rather than keep it)."""
+        low, high = ANT_HEALTHY_Z
+        finite = np.isfinite(qpos).all(axis=-1) & np.isfinite(qvel).all(axis=-1)
+        height = qpos[..., 2]
+        return ~unstable & finite & (low <= height) & (height <= high)
+
+    def info_from(
+        self, com: NDArray[np.float64], velocity: NDArray[np.float64]
+    ) -> dict[str, NDArray[np.float64]]:
+        """Position and velocity of the centre of mass in the plane."""
+        return {
+            "x_position": com[..., 0],
+            "y_position": com[..., 1],
+            "x_velocity": velocity[..., 0],
+            "y_velocity": velocity[..., 1],
+        }
+
+    def reset_info_from(self, com: NDArray[np.float64]) -> dict[str, NDArray[np.float64]]:
+        """Position of the centre of mass in the plane."""
+        return {"x_position": com[..., 0], "y_position": com[..., 1]}
 
 
 class AntVelEnv(_AntEnv):
@@ -740,9 +876,16 @@ accepts any velocity. A task takes effect from the next step; the samplers set i
     def _task_kwargs(self, task: GoalVelocityTask) -> dict[str, Any]:
         return {"goal_velocity": task.velocity}
 
-    def _reward(self, action: NDArray[np.float64]) -> tuple[float, dict[str, Any]]:
-        forward = -abs(float(self.com_velocity[0]) - self._task.velocity) + ANT_VEL_BONUS
-        return self._ant_reward(forward, action)
+    @classmethod
+    def task_values(cls, task: GoalVelocityTask) -> NDArray[np.float64]:
+        """``[v_goal]``."""
+        return np.array([task.velocity])
+
+    def forward_reward(
+        self, task_values: NDArray[np.float64], com: NDArray[np.float64], velocity: NDArray[np.float64]
+    ) -> NDArray[np.float64]:
+        """``-|v_x - v_goal| + 1.0``."""
+        return -np.abs(velocity[..., 0] - task_values[..., 0]) + ANT_VEL_BONUS
 
 
 class AntDirEnv(_AntEnv):
@@ -798,9 +941,16 @@ centre of mass after the step (``data.subtree_linvel[torso][0]``, not a finite d
     def _task_kwargs(self, task: DirectionTask) -> dict[str, Any]:
         return {"direction": task.direction}
 
-    def _reward(self, action: NDArray[np.float64]) -> tuple[float, dict[str, Any]]:
-        forward = self._task.direction * float(self.com_velocity[0])
-        return self._ant_reward(forward, action)
+    @classmethod
+    def task_values(cls, task: DirectionTask) -> NDArray[np.float64]:
+        """``[d]``."""
+        return np.array([float(task.direction)])
+
+    def forward_reward(
+        self, task_values: NDArray[np.float64], com: NDArray[np.float64], velocity: NDArray[np.float64]
+    ) -> NDArray[np.float64]:
+        """``d * v_x``."""
+        return task_values[..., 0] * velocity[..., 0]
 
 
 class AntGoalEnv(_AntEnv):
@@ -855,6 +1005,13 @@ effect from the next step; the samplers set it before ``reset``.
     def _task_kwargs(self, task: GoalPositionTask) -> dict[str, Any]:
         return {"goal": task.goal}
 
-    def _reward(self, action: NDArray[np.float64]) -> tuple[float, dict[str, Any]]:
-        distance = float(np.sum(np.abs(self.com_position[:2] - np.asarray(self._task.goal))))
-        return self._ant_reward(-distance + ANT_GOAL_BONUS, action)
+    @classmethod
+    def task_values(cls, task: GoalPositionTask) -> NDArray[np.float64]:
+        """``[gx, gy]``."""
+        return np.array(task.goal)
+
+    def forward_reward(
+        self, task_values: NDArray[np.float64], com: NDArray[np.float64], velocity: NDArray[np.float64]
+    ) -> NDArray[np.float64]:
+        """``-||com_xy - g||_1 + 4.0``."""
+        return -np.sum(np.abs(com[..., :2] - task_values), axis=-1) + ANT_GOAL_BONUS

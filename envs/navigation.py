@@ -188,6 +188,7 @@ class Navigation2DVectorEnv(VectorEnv):
         offset = self._state - self._goals
         rewards = np.where(resetting, 0.0, -np.sqrt(np.sum(offset**2, axis=1)))
         terminated = ~resetting & np.all(np.abs(offset) < GOAL_TOLERANCE, axis=1)
-        truncated = ~resetting & ~terminated & (self._elapsed >= self.max_episode_steps)
+        # As Gymnasium's TimeLimit: an episode that terminates at the horizon is also truncated.
+        truncated = ~resetting & (self._elapsed >= self.max_episode_steps)
         self._needs_reset = terminated | truncated
         return self._state.astype(np.float32), rewards, terminated, truncated, {}

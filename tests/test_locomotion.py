@@ -402,8 +402,9 @@ def test_sampler_backends_give_identical_batches() -> None:
     for vectorization in ["auto", "async"]:
         sampler = VectorSampler(CHEETAH_DIR, vectorization=vectorization)
         assert (sampler.obs_dim, sampler.act_dim, sampler.horizon) == (20, 6, 200)
-        # No batched vector_entry_point for these families: "auto" is the sync vector env.
-        assert sampler.vectorization == ("sync" if vectorization == "auto" else "async")
+        # "auto" picks the family's batched vector_entry_point.
+        expected = "vector_entry_point" if vectorization == "auto" else "async"
+        assert sampler.vectorization == expected
         tasks = sampler.sample_tasks(2, np.random.default_rng(0))
         batches.append(sampler.sample(policy, policy.initial_params(), False, tasks, 2, 5, 1, 0))
         sampler.close()

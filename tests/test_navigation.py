@@ -126,3 +126,20 @@ def test_task_sampling_leaves_the_episode_generator_alone() -> None:
     before = env.np_random.bit_generator.state
     env.sample_tasks(10, np.random.default_rng(2))
     assert env.np_random.bit_generator.state == before
+
+
+def test_vector_env_terminating_at_the_horizon_is_also_truncated() -> None:
+    """Gymnasium's TimeLimit reports both flags when the last step reaches the goal."""
+    goal = NavigationTask(goal=(0.0, 0.0))
+    batched = gym.make_vec(ENV_ID, num_envs=1, vectorization_mode="vector_entry_point", max_episode_steps=2)
+    plain = gym.make_vec(ENV_ID, num_envs=1, vectorization_mode="sync", max_episode_steps=2)
+    batched.set_tasks([goal])
+    plain.envs[0].unwrapped.set_task(goal)
+    batched.reset(seed=[0])
+    plain.reset(seed=[0])
+    for action in ([0.05, 0.0], [-0.05, 0.0]):  # away, then back onto the goal at step 2
+        out_b = batched.step(np.array([action], dtype=np.float32))
+        out_p = plain.step(np.array([action], dtype=np.float32))
+        for x, y in zip(out_b[:4], out_p[:4]):
+            np.testing.assert_allclose(x, y, rtol=1e-6)
+    assert out_b[2][0] and out_b[3][0]
