@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -95,6 +96,10 @@ def _resume_dir(run: Path) -> Path:
     return DEFAULT_RUNS / run
 
 
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def _train(args: argparse.Namespace) -> int:
     from meta_rl.config import load_config, make_config, preset_names
     from meta_rl.runs import create_run, resume_run
@@ -136,7 +141,12 @@ def _train(args: argparse.Namespace) -> int:
             run_dir = DEFAULT_RUNS / f"{label}-s{config.seed}-{stamp}"
         trainer = create_run(config, run_dir, progress)
     print(f"run folder: {run_dir}", flush=True)
-    finished = trainer.train()
+    # SIGTERM (a scheduler's preemption, `kill`) stops a run like Ctrl-C: checkpoint, then exit.
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        finished = trainer.train()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     if not finished:
         print(
             f"interrupted after iteration {trainer.iteration}; checkpoint saved. "

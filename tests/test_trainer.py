@@ -250,3 +250,30 @@ def test_sampler_stores_unclipped_actions_and_steps_clipped_scaled_ones() -> Non
     positions = batch.observations[:, 0, 0]
     # Each step moves by the upper bound, 0.1 per axis: the action was clipped to 1 and scaled.
     torch.testing.assert_close(positions[1:] - positions[:-1], torch.full_like(positions[1:], 0.1))
+
+
+def test_sigterm_checkpoints_and_exits_like_ctrl_c(tmp_path: Path) -> None:
+    """A real process: `meta-rl train` killed with SIGTERM leaves a resumable checkpoint."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    run = tmp_path / "run"
+    preset = tmp_path / "p.yaml"
+    preset.write_text(yaml.safe_dump(tiny_config(iterations=10_000, checkpoint_every=10_000, eval_every=0).to_dict()))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from meta_rl.cli import main; sys.exit(main())",
+         "train", str(preset), "--run-dir", str(run), "--no-progress"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.time() + 60
+    while time.time() < deadline and len((run / "metrics.csv").read_text().splitlines() if (run / "metrics.csv").exists() else []) < 3:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "checkpoint saved" in err and "Traceback" not in err
+    state = load_checkpoint(run / "checkpoint.pt")
+    assert state["iteration"] >= 2
+    assert Trainer.resume(run, iterations=state["iteration"] + 1, progress=False).train()
