@@ -137,7 +137,8 @@ def test_supervised_resume_equals_uninterrupted(tmp_path: Path) -> None:
 
 def test_sinusoid_meta_training_lowers_the_adapted_loss(tmp_path: Path) -> None:
     config = tiny_supervised(iterations=300, meta_batch_size=10, shots=10, query_shots=10,
-                             hidden_sizes=[40, 40], eval_every=300, eval_tasks=50, eval_steps=1)  # fmt: skip
+                             hidden_sizes=[40, 40], eval_every=300, eval_tasks=50, eval_steps=1,
+                             inner_lr=0.01, eval_inner_lr=0.01)  # fmt: skip
     run = create_run(config, tmp_path / "sin", progress=False)
     run.train()
     r = rows(tmp_path / "sin")
