@@ -599,7 +599,45 @@ class _HalfCheetahEnv(_LocomotionEnv):
         return {"x_position": com[..., 0], "x_velocity": velocity[..., 0]}
 
 
-class HalfCheetahVelEnv(_HalfCheetahEnv):
+class _DirectionTasks:
+    """The direction task of the cheetah and the ant: reward ``d * v_x``, d = +-1."""
+
+    _task_type = DirectionTask
+
+    def sample_tasks(self, n: int, rng: np.random.Generator) -> list[DirectionTask]:
+        """Draws ``n`` directions, +1 or -1 with probability 0.5 each, with ``rng``."""
+        return _sample_directions(n, rng)
+
+    def _task_kwargs(self, task: DirectionTask) -> dict[str, Any]:
+        return {"direction": task.direction}
+
+    @classmethod
+    def task_values(cls, task: DirectionTask) -> NDArray[np.float64]:
+        """``[d]``."""
+        return np.array([float(task.direction)])
+
+    def forward_reward(
+        self, task_values: NDArray[np.float64], com: NDArray[np.float64], velocity: NDArray[np.float64]
+    ) -> NDArray[np.float64]:
+        """``d * v_x``."""
+        return task_values[..., 0] * velocity[..., 0]
+
+
+class _VelocityTasks:
+    """The goal-velocity task of the cheetah and the ant (their ranges and rewards differ)."""
+
+    _task_type = GoalVelocityTask
+
+    def _task_kwargs(self, task: GoalVelocityTask) -> dict[str, Any]:
+        return {"goal_velocity": task.velocity}
+
+    @classmethod
+    def task_values(cls, task: GoalVelocityTask) -> NDArray[np.float64]:
+        """``[v_goal]``."""
+        return np.array([task.velocity])
+
+
+class HalfCheetahVelEnv(_VelocityTasks, _HalfCheetahEnv):
     __doc__ = _doc(
         Description="""
 HalfCheetah goal velocity (MAML paper, section 5.3; ``MetaRL/HalfCheetahVel-v0``): the planar
@@ -627,7 +665,6 @@ accepts any velocity. A task takes effect from the next step; the samplers set i
         + _CHEETAH_ARGUMENTS,
     )
 
-    _task_type = GoalVelocityTask
 
     def __init__(
         self,
@@ -651,13 +688,6 @@ accepts any velocity. A task takes effect from the next step; the samplers set i
         """Draws ``n`` target velocities uniformly from ``[0, 2]`` with ``rng``."""
         return _sample_velocities(n, rng, *CHEETAH_VEL_RANGE)
 
-    def _task_kwargs(self, task: GoalVelocityTask) -> dict[str, Any]:
-        return {"goal_velocity": task.velocity}
-
-    @classmethod
-    def task_values(cls, task: GoalVelocityTask) -> NDArray[np.float64]:
-        """``[v_goal]``."""
-        return np.array([task.velocity])
 
     def forward_reward(
         self, task_values: NDArray[np.float64], com: NDArray[np.float64], velocity: NDArray[np.float64]
@@ -666,7 +696,7 @@ accepts any velocity. A task takes effect from the next step; the samplers set i
         return -np.abs(velocity[..., 0] - task_values[..., 0])
 
 
-class HalfCheetahDirEnv(_HalfCheetahEnv):
+class HalfCheetahDirEnv(_DirectionTasks, _HalfCheetahEnv):
     __doc__ = _doc(
         Description="""
 HalfCheetah direction (MAML paper, section 5.3; ``MetaRL/HalfCheetahDir-v0``): the planar cheetah
@@ -694,7 +724,6 @@ first term), ``reward_ctrl`` and ``unstable``.
         + _CHEETAH_ARGUMENTS,
     )
 
-    _task_type = DirectionTask
 
     def __init__(
         self,
@@ -713,24 +742,6 @@ first term), ``reward_ctrl`` and ``unstable``.
             DirectionTask(direction=direction),
             frame_skip, timestep, qpos_noise_scale, qvel_noise_scale, ezpickle, **kwargs,
         )  # fmt: skip
-
-    def sample_tasks(self, n: int, rng: np.random.Generator) -> list[DirectionTask]:
-        """Draws ``n`` directions, +1 or -1 with probability 0.5 each, with ``rng``."""
-        return _sample_directions(n, rng)
-
-    def _task_kwargs(self, task: DirectionTask) -> dict[str, Any]:
-        return {"direction": task.direction}
-
-    @classmethod
-    def task_values(cls, task: DirectionTask) -> NDArray[np.float64]:
-        """``[d]``."""
-        return np.array([float(task.direction)])
-
-    def forward_reward(
-        self, task_values: NDArray[np.float64], com: NDArray[np.float64], velocity: NDArray[np.float64]
-    ) -> NDArray[np.float64]:
-        """``d * v_x``."""
-        return task_values[..., 0] * velocity[..., 0]
 
 
 # --------------------------------------------------------------------------------------------
@@ -823,7 +834,7 @@ class _AntEnv(_LocomotionEnv):
         return {"x_position": com[..., 0], "y_position": com[..., 1]}
 
 
-class AntVelEnv(_AntEnv):
+class AntVelEnv(_VelocityTasks, _AntEnv):
     __doc__ = _doc(
         Description="""
 Ant goal velocity (MAML paper, section 5.3; ``MetaRL/AntVel-v0``): the quadruped must walk forward
@@ -849,7 +860,6 @@ accepts any velocity. A task takes effect from the next step; the samplers set i
         + _ANT_ARGUMENTS,
     )
 
-    _task_type = GoalVelocityTask
 
     def __init__(
         self,
@@ -873,13 +883,6 @@ accepts any velocity. A task takes effect from the next step; the samplers set i
         """Draws ``n`` target velocities uniformly from ``[0, 3]`` with ``rng``."""
         return _sample_velocities(n, rng, *ANT_VEL_RANGE)
 
-    def _task_kwargs(self, task: GoalVelocityTask) -> dict[str, Any]:
-        return {"goal_velocity": task.velocity}
-
-    @classmethod
-    def task_values(cls, task: GoalVelocityTask) -> NDArray[np.float64]:
-        """``[v_goal]``."""
-        return np.array([task.velocity])
 
     def forward_reward(
         self, task_values: NDArray[np.float64], com: NDArray[np.float64], velocity: NDArray[np.float64]
@@ -888,7 +891,7 @@ accepts any velocity. A task takes effect from the next step; the samplers set i
         return -np.abs(velocity[..., 0] - task_values[..., 0]) + ANT_VEL_BONUS
 
 
-class AntDirEnv(_AntEnv):
+class AntDirEnv(_DirectionTasks, _AntEnv):
     __doc__ = _doc(
         Description="""
 Ant direction (MAML paper, section 5.3; ``MetaRL/AntDir-v0``): the quadruped must walk as fast as
@@ -914,7 +917,6 @@ centre of mass after the step (``data.subtree_linvel[torso][0]``, not a finite d
         Arguments="``direction``: the initial task's direction, +1 unless given.\n" + _ANT_ARGUMENTS,
     )
 
-    _task_type = DirectionTask
 
     def __init__(
         self,
@@ -933,24 +935,6 @@ centre of mass after the step (``data.subtree_linvel[torso][0]``, not a finite d
             DirectionTask(direction=direction),
             frame_skip, timestep, qpos_noise_scale, qvel_noise_scale, ezpickle, **kwargs,
         )  # fmt: skip
-
-    def sample_tasks(self, n: int, rng: np.random.Generator) -> list[DirectionTask]:
-        """Draws ``n`` directions, +1 or -1 with probability 0.5 each, with ``rng``."""
-        return _sample_directions(n, rng)
-
-    def _task_kwargs(self, task: DirectionTask) -> dict[str, Any]:
-        return {"direction": task.direction}
-
-    @classmethod
-    def task_values(cls, task: DirectionTask) -> NDArray[np.float64]:
-        """``[d]``."""
-        return np.array([float(task.direction)])
-
-    def forward_reward(
-        self, task_values: NDArray[np.float64], com: NDArray[np.float64], velocity: NDArray[np.float64]
-    ) -> NDArray[np.float64]:
-        """``d * v_x``."""
-        return task_values[..., 0] * velocity[..., 0]
 
 
 class AntGoalEnv(_AntEnv):
