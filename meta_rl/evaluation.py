@@ -130,9 +130,10 @@ class EvaluationResult:
         out_dir.mkdir(parents=True, exist_ok=True)
         summary = self.summary_rows()
         _write_csv(out_dir / "summary.csv", list(summary[0]), summary)
+        # Each task's JSON once, on its step-0 row: the file stays small for 600 tasks x 10 steps.
         per_task = [
             {"task": i, "step": k, self.metric: float(self.values[k, i]),
-             "task_json": json.dumps(self.tasks[i]) if i < len(self.tasks) else ""}
+             "task_json": json.dumps(self.tasks[i]) if k == 0 and i < len(self.tasks) else ""}
             for k in range(self.values.shape[0]) for i in range(self.values.shape[1])
         ]  # fmt: skip
         _write_csv(out_dir / "per_task.csv", ["task", "step", self.metric, "task_json"], per_task)
