@@ -12,7 +12,13 @@ from agents.episodes import (
     standardize_per_task,
 )
 from agents.maml import MAMLObjective, adapt, reinforce_loss, task_batched
-from agents.policy import GaussianMLPPolicy, Params, kl_divergence, log_prob, policy_distribution
+from agents.policy import (
+    GaussianMLPPolicy,
+    Params,
+    kl_divergence,
+    log_prob,
+    policy_distribution,
+)
 from agents.trpo import TRPOStats, conjugate_gradient, hessian_vector_product, trpo_step
 
 __all__ = [

@@ -665,7 +665,6 @@ accepts any velocity. A task takes effect from the next step; the samplers set i
         + _CHEETAH_ARGUMENTS,
     )
 
-
     def __init__(
         self,
         goal_velocity: float = 1.0,
@@ -687,7 +686,6 @@ accepts any velocity. A task takes effect from the next step; the samplers set i
     def sample_tasks(self, n: int, rng: np.random.Generator) -> list[GoalVelocityTask]:
         """Draws ``n`` target velocities uniformly from ``[0, 2]`` with ``rng``."""
         return _sample_velocities(n, rng, *CHEETAH_VEL_RANGE)
-
 
     def forward_reward(
         self, task_values: NDArray[np.float64], com: NDArray[np.float64], velocity: NDArray[np.float64]
@@ -723,7 +721,6 @@ first term), ``reward_ctrl`` and ``unstable``.
         Arguments="``direction``: the initial task's direction, +1 unless given.\n"
         + _CHEETAH_ARGUMENTS,
     )
-
 
     def __init__(
         self,
@@ -860,7 +857,6 @@ accepts any velocity. A task takes effect from the next step; the samplers set i
         + _ANT_ARGUMENTS,
     )
 
-
     def __init__(
         self,
         goal_velocity: float = 1.5,
@@ -882,7 +878,6 @@ accepts any velocity. A task takes effect from the next step; the samplers set i
     def sample_tasks(self, n: int, rng: np.random.Generator) -> list[GoalVelocityTask]:
         """Draws ``n`` target velocities uniformly from ``[0, 3]`` with ``rng``."""
         return _sample_velocities(n, rng, *ANT_VEL_RANGE)
-
 
     def forward_reward(
         self, task_values: NDArray[np.float64], com: NDArray[np.float64], velocity: NDArray[np.float64]
@@ -916,7 +911,6 @@ centre of mass after the step (``data.subtree_linvel[torso][0]``, not a finite d
         Deviations_from_TASKS_md=_ANT_DEVIATIONS,
         Arguments="``direction``: the initial task's direction, +1 unless given.\n" + _ANT_ARGUMENTS,
     )
-
 
     def __init__(
         self,

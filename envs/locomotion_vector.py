@@ -579,6 +579,7 @@ class LocomotionVectorEnv(VectorEnv):
         qvel = self._init_qvel + self._qvel_noise * qvel_noise
         return qpos, qvel
 
+
 class HalfCheetahVelVectorEnv(LocomotionVectorEnv):
     """``MetaRL/HalfCheetahVel-v0`` batched: :class:`~envs.locomotion.HalfCheetahVelEnv` sub-envs.
 

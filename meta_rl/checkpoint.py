@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 import pickle
-import struct
 import platform
+import struct
 import tempfile
 from pathlib import Path
 from typing import Any

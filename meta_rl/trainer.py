@@ -35,6 +35,7 @@ from meta_rl.loop import (  # noqa: F401  (names re-exported for callers of this
 from meta_rl.sampler import VectorSampler
 from meta_rl.seeding import QUERY_PHASE, TEST_TASKS, TRAIN_TASKS, task_rng
 
+
 def metric_columns(config: TrainConfig) -> list[str]:
     """Every tag a run of ``config`` logs, in CSV order."""
     train = [f"train/return_step_{k}" for k in range(config.num_inner_steps + 1)]

@@ -8,7 +8,6 @@ import pytest
 
 from meta_rl.cli import main
 from meta_rl.config import (
-    TrainConfig,
     load_config,
     make_config,
     parse_overrides,

@@ -14,7 +14,12 @@ from envs.navigation import NavigationTask
 from envs.tasks import Task
 from meta_rl.checkpoint import load_checkpoint
 from meta_rl.cli import main
-from meta_rl.evaluation import AdaptedPolicy, EvaluationResult, adaptation_returns, evaluate_run
+from meta_rl.evaluation import (
+    AdaptedPolicy,
+    EvaluationResult,
+    adaptation_returns,
+    evaluate_run,
+)
 from meta_rl.oracle import TaskInObservation, task_features, train_oracle
 from meta_rl.plotting import plot_results
 from meta_rl.seeding import TEST_TASKS, TRAIN_TASKS, task_rng

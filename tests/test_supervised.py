@@ -10,7 +10,12 @@ import torch
 from torch.func import functional_call
 
 from agents.maml import task_batched
-from agents.supervised import ConvClassifier, RegressionMLP, adapt_supervised, task_losses
+from agents.supervised import (
+    ConvClassifier,
+    RegressionMLP,
+    adapt_supervised,
+    task_losses,
+)
 from meta_rl.checkpoint import load_checkpoint
 from meta_rl.cli import main
 from meta_rl.config import ConfigError, load_config, make_config

@@ -11,6 +11,7 @@ import pytest
 import torch
 import yaml
 
+from agents.policy import GaussianMLPPolicy
 from envs.tasks import Task
 from meta_rl.checkpoint import load_checkpoint
 from meta_rl.cli import main
@@ -19,7 +20,6 @@ from meta_rl.errors import MetaRLError
 from meta_rl.sampler import VectorSampler
 from meta_rl.trainer import Trainer
 from tests.conftest import tiny_config
-from agents.policy import GaussianMLPPolicy
 
 
 def read_rows(run_dir: Path) -> list[dict[str, str]]:
