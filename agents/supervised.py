@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call, vmap
@@ -42,12 +41,13 @@ class RegressionMLP(nn.Module):
 
 
 class ConvClassifier(nn.Module):
-    """The paper's Omniglot network: conv blocks (3x3, stride 2, batch norm, ReLU), then linear.
+    """The paper's Omniglot network: conv blocks (3x3, stride 2, batch norm, ReLU), spatial mean, linear.
 
     Batch norm uses the statistics of the current batch only, at training and at test time
     (``track_running_stats=False``), as the paper's code did: there are no running averages,
     so the module is a pure function of its parameters and input, which ``functional_call`` and
-    ``vmap`` need. Its affine scale and shift are parameters and are adapted like the rest.
+    ``vmap`` need. Its affine scale and shift are parameters and are adapted like the rest; the
+    paper's code had a shift only, meta-learned but left out of the inner step.
 
     Args:
         input_shape: ``(channels, height, width)``.
@@ -69,10 +69,10 @@ class ConvClassifier(nn.Module):
                 nn.ReLU(),
             ]
             channels = filters
-        self.features = nn.Sequential(*layers, nn.Flatten())
-        with torch.no_grad():
-            size = self.features(torch.zeros(2, *input_shape)).shape[1]
-        self.head = nn.Linear(size, outputs)
+        # The last feature map is averaged over space, as the paper's code does for Omniglot
+        # (28x28 leaves 2x2 after four stride-2 blocks).
+        self.features = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.head = nn.Linear(filters if blocks else channels, outputs)
 
     def forward(self, x: Tensor) -> Tensor:
         """``[n, C, H, W] -> [n, outputs]`` logits."""

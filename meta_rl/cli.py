@@ -66,7 +66,8 @@ def _build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--seed", type=int, default=None, help="test-task seed (default: the run's)")
     evaluate.add_argument(
         "--step-sizes", type=float, nargs="+", default=None, metavar="LR",
-        help="the K step sizes (default: alpha, then alpha * eval_lr_decay)",
+        help="the K step sizes (default: RL alpha, then alpha * eval_lr_decay; supervised "
+        "eval_inner_lr for every step)",
     )  # fmt: skip
     evaluate.add_argument("--label", default=None, help="name in plots (default: the run's name)")
     evaluate.add_argument("--device", default=None, help="torch device (default: the run's)")
@@ -170,6 +171,16 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     if args.steps < 0:
         raise MetaRLError(f"--steps must not be negative, got {args.steps}")
+    for flag, value in [("--tasks", args.tasks), ("--episodes", args.episodes)]:
+        if value is not None and value < 1:
+            raise MetaRLError(f"{flag} must be at least 1, got {value}")
+    if args.seed is not None and not 0 <= args.seed < 2**63:
+        raise MetaRLError(f"--seed must be in [0, 2**63), got {args.seed}")
+    if args.step_sizes is not None:
+        if len(args.step_sizes) != args.steps:
+            raise MetaRLError(f"--step-sizes gives {len(args.step_sizes)} sizes for --steps {args.steps}")
+        if not all(size > 0 for size in args.step_sizes):
+            raise MetaRLError(f"--step-sizes must be positive, got {args.step_sizes}")
     run_dir = _resume_dir(args.run)
     result = evaluate_run(
         run_dir, args.steps, args.tasks, args.episodes, args.seed, args.step_sizes, args.label,
@@ -187,8 +198,8 @@ def _print_summary(result: "EvaluationResult") -> None:  # noqa: F821
     print(f"{result.label}: mean {result.metric} over {result.values.shape[1]} test tasks")
     for row in result.summary_rows():
         print(
-            f"  step {row['step']}: {row['mean']:9.2f} +- {row['stderr']:.2f} (s.e.), "
-            f"95% bootstrap [{row['ci95_low']:.2f}, {row['ci95_high']:.2f}]"
+            f"  step {row['step']}: {row['mean']:9.4g} +- {row['stderr']:.2g} (s.e.), "
+            f"95% bootstrap [{row['ci95_low']:.4g}, {row['ci95_high']:.4g}]"
         )
 
 

@@ -263,6 +263,8 @@ def evaluate_run(
     n = c.eval_tasks if num_tasks is None else num_tasks
     eps = c.eval_episodes if episodes is None else episodes
     sizes = list(step_sizes) if step_sizes is not None else eval_step_sizes(c.inner_lr, c.eval_lr_decay, steps)
+    if len(sizes) != steps:
+        raise MetaRLError(f"got {len(sizes)} step sizes for {steps} steps")
     tasks = trainer.sampler.sample_tasks(n, task_rng(test_seed, TEST_TASKS))
     values, _ = adaptation_returns(
         trainer.sampler, trainer.policy, trainer.params, tasks, c, steps, eps, test_seed,

@@ -158,9 +158,10 @@ class MetaTrainer(abc.ABC):
             progress: Show a progress bar.
         """
         state, config = read_run(run_dir, iterations, device)
+        trainer = cls(config, run_dir, state, progress)  # fails before anything is written
         if (iterations, device) != (None, None):
             save_config(config, run_dir / CONFIG_NAME)
-        return cls(config, run_dir, state, progress)
+        return trainer
 
     @property
     def iteration(self) -> int:

@@ -21,6 +21,7 @@ from envs.tasks import Task, task_to_dict
 from meta_rl.config import TrainConfig
 from meta_rl.errors import MetaRLError
 from meta_rl.evaluation import EvaluationResult
+from meta_rl.loop import resolve_device
 from meta_rl.sampler import make_env
 from meta_rl.seeding import TEST_TASKS, TRAIN_TASKS, task_rng
 
@@ -128,10 +129,11 @@ def train_oracle(
         raise MetaRLError(f"unknown oracle algorithm '{algo}' (choose from {sorted(algorithms)})")
     if timesteps < 1:
         raise MetaRLError(f"--timesteps must be positive, got {timesteps}")
+    device = resolve_device(config.device)  # SB3 would fall back to the CPU silently
     env = _oracle_env(config, task_rng(config.seed, TRAIN_TASKS, 0), None)
     policy_kwargs = {"net_arch": list(config.hidden_sizes), "activation_fn": nn.ReLU}
     model = algorithms[algo](
-        "MlpPolicy", env, seed=config.seed, policy_kwargs=policy_kwargs, device=config.device,
+        "MlpPolicy", env, seed=config.seed, policy_kwargs=policy_kwargs, device=device,
         gamma=config.gamma, verbose=0,
     )  # fmt: skip
     model.learn(total_timesteps=timesteps)

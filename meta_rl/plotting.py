@@ -10,6 +10,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only; no display is needed or assumed
 import matplotlib.pyplot as plt  # noqa: E402
 
+from meta_rl.errors import MetaRLError  # noqa: E402
 from meta_rl.evaluation import EvaluationResult  # noqa: E402
 
 _Y_LABELS = {"return": "average return", "loss": "mean squared error", "accuracy": "accuracy"}
@@ -28,6 +29,9 @@ def plot_results(results: Sequence[EvaluationResult], path: Path, title: str | N
     """
     if not results:
         raise ValueError("nothing to plot")
+    metrics = sorted({r.metric for r in results})
+    if len(metrics) > 1:
+        raise MetaRLError(f"cannot overlay results of different metrics in one figure: {metrics}")
     max_step = max(r.values.shape[0] - 1 for r in results)
     fig, ax = plt.subplots(figsize=(5.0, 3.6), dpi=120)
     for result in results:
@@ -46,7 +50,8 @@ def plot_results(results: Sequence[EvaluationResult], path: Path, title: str | N
     ax.set_xticks(range(max_step + 1))
     ax.set_xlabel("number of gradient steps")
     ax.set_ylabel(_Y_LABELS.get(results[0].metric, results[0].metric))
-    ax.set_title(title or str(results[0].protocol.get("env_id", "")))
+    protocol = results[0].protocol
+    ax.set_title(title or str(protocol.get("env_id", protocol.get("family", ""))))
     ax.grid(alpha=0.3)
     ax.legend(frameon=False)
     fig.tight_layout()

@@ -54,13 +54,18 @@ def make_family(config: SupervisedConfig, split: str) -> Any:
         return supervised.omniglot_family(
             config.data_dir, split, config.ways, config.image_size, config.train_characters
         )
-    except (FileNotFoundError, ValueError) as exc:
+    except (OSError, ValueError) as exc:
         raise MetaRLError(f"{config.family}: {exc}") from None
 
 
-def data_rng(seed: int, iteration: int) -> np.random.Generator:
-    """Generator of the examples of one iteration (training) or one evaluation."""
-    return np.random.default_rng(np.random.SeedSequence([seed, DATA_STREAM, iteration]))
+def data_rng(seed: int, iteration: int, evaluation: bool = False) -> np.random.Generator:
+    """Generator of the examples of one training iteration, or of one evaluation.
+
+    Training and evaluation draw from different streams even if ``seed == test_seed``.
+    """
+    return np.random.default_rng(
+        np.random.SeedSequence([seed, DATA_STREAM, int(evaluation), iteration])
+    )
 
 
 def draw_sets(
@@ -92,6 +97,8 @@ class SupervisedTrainer(MetaTrainer):
         self.test_family = self.train_family if c.family == "sinusoid" else make_family(c, "test")
         self.kind: str = self.train_family.kind
         self.metric = "loss" if self.kind == "regression" else "accuracy"
+        self.check_examples(self.train_family, c.shots, c.query_shots, "shots + query_shots")
+        self.check_examples(self.test_family, c.eval_shots, c.eval_query_shots, "eval_shots + eval_query_shots")
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(c.seed)
             self.model: nn.Module
@@ -111,15 +118,27 @@ class SupervisedTrainer(MetaTrainer):
         self.optimizer.load_state_dict(checkpoint["extra"]["optimizer"])
         return self._snapshot(int(checkpoint["iteration"]))
 
+    @staticmethod
+    def check_examples(family: Any, shots: int, query_shots: int, what: str) -> None:
+        """Support and query sets are disjoint: each class must hold ``shots + query_shots``."""
+        if getattr(family, "kind", "") != "classification":
+            return
+        smallest = min(len(images) for images in family.images)
+        if shots + query_shots > smallest:
+            raise MetaRLError(
+                f"{what} = {shots + query_shots} but the smallest class of {family.name or 'the family'} "
+                f"has {smallest} examples"
+            )
+
     def _snapshot(self, iteration: int) -> TrainState:
         params = {k: v.detach().clone() for k, v in self.model.named_parameters()}
         return TrainState(iteration, params, {"optimizer": copy.deepcopy(self.optimizer.state_dict())})
 
     def load_into_modules(self, state: TrainState) -> None:
-        # After run_iteration the module and Adam already hold this state; after a resume they
-        # are loaded in setup. Reloading here keeps commit the single source of truth.
+        # load_state_dict copies parameter values but keeps the optimizer's state tensors as
+        # given: a deep copy, so Adam's in-place updates never reach a committed state.
         self.model.load_state_dict(state.params)
-        self.optimizer.load_state_dict(state.extra["optimizer"])
+        self.optimizer.load_state_dict(copy.deepcopy(state.extra["optimizer"]))
 
     def task_record(self) -> dict[str, Any]:
         c = self.config
@@ -154,8 +173,9 @@ class SupervisedTrainer(MetaTrainer):
     def run_iteration(self, iteration: int) -> tuple[TrainState, dict[str, float]]:
         """One Adam step on the post-adaptation query loss of a meta-batch.
 
-        The live module and optimizer are stepped; the committed state (``self.state``) is
-        replaced only by the loop's commit, so an interrupt before it loses nothing.
+        The live module and optimizer are loaded from the committed state, then stepped; the
+        returned state is a copy. ``self.state`` changes only at the loop's commit, and shares no
+        tensor with the live optimizer, so an interrupt before the commit loses nothing.
         """
         c = self.config
         start = time.perf_counter()
@@ -163,6 +183,8 @@ class SupervisedTrainer(MetaTrainer):
         xs, ys, xq, yq = draw_sets(
             self.train_family, tasks, c.shots, c.query_shots, data_rng(c.seed, iteration), self.device
         )
+        # Start from the committed state, whatever the live module went through before.
+        self.load_into_modules(self.state)
         params = dict(self.model.named_parameters())
         before = task_batched(params, len(tasks))
         if c.num_inner_steps > 0:
@@ -173,18 +195,19 @@ class SupervisedTrainer(MetaTrainer):
         else:  # the "pretrained" baseline: one model fit to all tasks' examples
             adapted = before
         query_loss = task_losses(self.model, adapted, xq, yq, self.kind).mean()
+        # The metrics of the model that the step starts from, before the step changes it.
+        metrics = {f"train/loss_step_{c.num_inner_steps}": float(query_loss.detach())}
+        with torch.no_grad():
+            frozen_before, frozen_after = _detach(before), _detach(adapted)
+            metrics["train/loss_step_0"] = float(task_losses(self.model, frozen_before, xq, yq, self.kind).mean())
+            if self.kind == "classification":
+                metrics["train/accuracy_step_0"] = float(task_accuracy(self.model, frozen_before, xq, yq).mean())
+                metrics[f"train/accuracy_step_{c.num_inner_steps}"] = float(
+                    task_accuracy(self.model, frozen_after, xq, yq).mean()
+                )
         self.optimizer.zero_grad(set_to_none=True)
         query_loss.backward()
         self.optimizer.step()
-        metrics = {f"train/loss_step_{c.num_inner_steps}": float(query_loss.detach())}
-        with torch.no_grad():
-            metrics["train/loss_step_0"] = float(task_losses(self.model, _detach(before), xq, yq, self.kind).mean())
-            if self.kind == "classification":
-                metrics["train/accuracy_step_0"] = float(task_accuracy(self.model, _detach(before), xq, yq).mean())
-                metrics[f"train/accuracy_step_{c.num_inner_steps}"] = float(
-                    task_accuracy(self.model, _detach(adapted), xq, yq).mean()
-                )
-        # Computed before the step, logged under the same iteration: the pre-step model's losses.
         metrics["time/iteration_s"] = time.perf_counter() - start
         return self._snapshot(iteration), metrics
 
@@ -199,7 +222,7 @@ class SupervisedTrainer(MetaTrainer):
             ``[steps + 1, tasks]``.
         """
         c = self.config
-        rng = data_rng(seed, iteration)
+        rng = data_rng(seed, iteration, evaluation=True)
         xs, ys, xq, yq = draw_sets(
             self.test_family, tasks, shots or c.eval_shots, query_shots or c.eval_query_shots, rng,
             torch.device("cpu"),
@@ -245,6 +268,7 @@ class SupervisedTrainer(MetaTrainer):
         sizes = list(step_sizes) if step_sizes is not None else [c.eval_inner_lr] * steps
         if len(sizes) != steps:
             raise MetaRLError(f"got {len(sizes)} step sizes for {steps} steps")
+        self.check_examples(self.test_family, shots or c.eval_shots, c.eval_query_shots, "--episodes + eval_query_shots")
         tasks = self.test_family.sample_tasks(n, task_rng(test_seed, TEST_TASKS))
         values = self.adaptation_curve(self.params, tasks, steps, sizes, test_seed, EVALUATE_ITERATION, shots)
         protocol = {

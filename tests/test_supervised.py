@@ -184,3 +184,70 @@ def test_omniglot_presets_need_the_folder(tmp_path: Path, capsys: pytest.Capture
                  "--run-dir", str(tmp_path / "r")]) == 2  # fmt: skip
     err = capsys.readouterr().err
     assert "nope" in err and err.count("\n") == 1 and not (tmp_path / "r").exists()
+
+
+def test_supervised_interrupt_between_log_and_commit_resumes_exactly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from meta_rl.supervised import SupervisedTrainer
+
+    config = tiny_supervised(iterations=3, eval_every=1, checkpoint_every=10)
+    create_run(config, tmp_path / "full", progress=False).train()
+    original = SupervisedTrainer.commit
+
+    def interrupted(self, state):  # type: ignore[no-untyped-def]
+        if state.iteration == 2:
+            raise KeyboardInterrupt  # after Adam stepped and the row was logged
+        return original(self, state)
+
+    monkeypatch.setattr(SupervisedTrainer, "commit", interrupted)
+    assert create_run(config, tmp_path / "cut", progress=False).train() is False
+    saved = load_checkpoint(tmp_path / "cut" / "checkpoint.pt")
+    assert saved["iteration"] == 1 and saved["extra"]["optimizer"]["state"][0]["step"] == 1
+    monkeypatch.setattr(SupervisedTrainer, "commit", original)
+    resume_run(tmp_path / "cut", progress=False).train()
+    a, b = load_checkpoint(tmp_path / "full" / "checkpoint.pt"), load_checkpoint(tmp_path / "cut" / "checkpoint.pt")
+    assert all(torch.equal(v, b["params"][k]) for k, v in a["params"].items())
+    for i, slot in a["extra"]["optimizer"]["state"].items():
+        for key, value in slot.items():
+            assert torch.equal(value, b["extra"]["optimizer"]["state"][i][key]), (i, key)
+    assert rows(tmp_path / "full") == rows(tmp_path / "cut")
+
+
+def test_logged_step_zero_loss_is_the_model_before_the_update(tmp_path: Path) -> None:
+    from meta_rl.seeding import TRAIN_TASKS, task_rng
+    from meta_rl.supervised import data_rng, draw_sets
+
+    config = tiny_supervised(iterations=1, num_inner_steps=0, eval_every=0)
+    trainer = create_run(config, tmp_path / "r", progress=False)
+    initial = {k: v.clone() for k, v in trainer.params.items()}
+    trainer.train()
+    tasks = trainer.train_family.sample_tasks(config.meta_batch_size, task_rng(config.seed, TRAIN_TASKS, 1))
+    _, _, xq, yq = draw_sets(trainer.train_family, tasks, config.shots, config.query_shots, data_rng(config.seed, 1), torch.device("cpu"))
+    expected = task_losses(trainer.model, task_batched(initial, len(tasks)), xq, yq, "regression").mean()
+    assert float(rows(tmp_path / "r")[-1]["train/loss_step_0"]) == pytest.approx(float(expected), rel=1e-6)
+
+
+def test_too_many_shots_for_the_classes_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", "digits", "--set", "eval_query_shots=500", "--run-dir", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "eval_shots + eval_query_shots = 501" in err and err.count("\n") == 1
+    assert not (tmp_path / "r").exists()
+
+
+def test_evaluate_and_plot_refuse_bad_requests(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / "sin"
+    create_run(tiny_supervised(iterations=1, eval_every=0), run, progress=False).train()
+    for flags, message in [
+        (["--tasks", "0"], "--tasks must be at least 1"),
+        (["--seed", "-1"], "--seed must be in"),
+        (["--steps", "2", "--step-sizes", "0.1"], "--step-sizes gives 1 sizes for --steps 2"),
+    ]:
+        assert main(["evaluate", str(run), *flags]) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1
+    assert main(["evaluate", str(run), "--steps", "1", "--tasks", "3", "--out", str(tmp_path / "loss")]) == 0
+    returns = EvaluationResult("nav", "return", __import__("numpy").zeros((2, 3)), [], {})
+    returns.write(tmp_path / "ret")
+    assert main(["plot", str(tmp_path / "loss"), str(tmp_path / "ret"), "--out", str(tmp_path / "f.png")]) == 2
+    assert "different metrics" in capsys.readouterr().err
