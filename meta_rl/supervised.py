@@ -37,7 +37,8 @@ from meta_rl.evaluation import EvaluationResult
 from meta_rl.loop import MetaTrainer, TrainState
 from meta_rl.seeding import TEST_TASKS, TRAIN_TASKS, task_rng
 
-DATA_STREAM = 3  # where support and query examples are drawn from (by iteration)
+DATA_STREAM = 3  # where training support and query examples are drawn from (by iteration)
+EVAL_DATA_STREAM = 4  # where the held-out tasks' examples are drawn from
 EVALUATE_ITERATION = 1_000_000_000
 EVAL_CHUNK = 100  # test tasks adapted at once: bounds memory for the conv network
 
@@ -63,9 +64,8 @@ def data_rng(seed: int, iteration: int, evaluation: bool = False) -> np.random.G
 
     Training and evaluation draw from different streams even if ``seed == test_seed``.
     """
-    return np.random.default_rng(
-        np.random.SeedSequence([seed, DATA_STREAM, int(evaluation), iteration])
-    )
+    stream = EVAL_DATA_STREAM if evaluation else DATA_STREAM
+    return np.random.default_rng(np.random.SeedSequence([seed, stream, iteration]))
 
 
 def draw_sets(
