@@ -17,6 +17,17 @@ Meta-parameters have the module's shapes; adapted parameters carry a leading tas
 """
 
 
+def mlp(inputs: int, hidden_sizes: Sequence[int], outputs: int) -> nn.Sequential:
+    """``Linear -> ReLU`` per hidden width, then a linear output layer."""
+    layers: list[nn.Module] = []
+    width = inputs
+    for size in hidden_sizes:
+        layers += [nn.Linear(width, size), nn.ReLU()]
+        width = size
+    layers.append(nn.Linear(width, outputs))
+    return nn.Sequential(*layers)
+
+
 class GaussianMLPPolicy(nn.Module):
     """A diagonal Gaussian policy: an MLP for the mean and a state-independent learned log-std.
 
@@ -44,13 +55,7 @@ class GaussianMLPPolicy(nn.Module):
         super().__init__()
         if init_std <= 0:
             raise ValueError(f"init_std must be positive, got {init_std}")
-        layers: list[nn.Module] = []
-        width = obs_dim
-        for size in hidden_sizes:
-            layers += [nn.Linear(width, size), nn.ReLU()]
-            width = size
-        layers.append(nn.Linear(width, act_dim))
-        self.mean_net = nn.Sequential(*layers)
+        self.mean_net = mlp(obs_dim, hidden_sizes, act_dim)
         self.log_std = nn.Parameter(torch.full((act_dim,), math.log(init_std)))
         for module in self.mean_net:
             if isinstance(module, nn.Linear):

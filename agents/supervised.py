@@ -13,7 +13,7 @@ from torch import Tensor, nn
 from torch.func import functional_call, vmap
 
 from agents.maml import inner_sgd
-from agents.policy import Params
+from agents.policy import Params, mlp
 
 
 class RegressionMLP(nn.Module):
@@ -27,13 +27,7 @@ class RegressionMLP(nn.Module):
 
     def __init__(self, input_dim: int = 1, hidden_sizes: Sequence[int] = (40, 40), outputs: int = 1) -> None:
         super().__init__()
-        layers: list[nn.Module] = []
-        width = input_dim
-        for size in hidden_sizes:
-            layers += [nn.Linear(width, size), nn.ReLU()]
-            width = size
-        layers.append(nn.Linear(width, outputs))
-        self.net = nn.Sequential(*layers)
+        self.net = mlp(input_dim, hidden_sizes, outputs)
 
     def forward(self, x: Tensor) -> Tensor:
         """``[n, input_dim] -> [n, outputs]``."""
