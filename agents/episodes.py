@@ -7,6 +7,7 @@ steps of each episode (a prefix) and 0 on the padding after it ends.
 from __future__ import annotations
 
 import dataclasses
+from typing import Sequence
 
 import torch
 from torch import Tensor
@@ -38,6 +39,18 @@ class EpisodeBatch:
     def episode_returns(self) -> Tensor:
         """Undiscounted return of every episode, ``[tasks, episodes]``."""
         return (self.rewards * self.mask).sum(0)
+
+    def select_tasks(self, tasks: Sequence[int]) -> "EpisodeBatch":
+        """The episodes of ``tasks`` only, in that order."""
+        index = torch.tensor(list(tasks), dtype=torch.long, device=self.mask.device)
+        return dataclasses.replace(
+            self,
+            **{
+                f.name: getattr(self, f.name).index_select(1, index)
+                for f in dataclasses.fields(self)
+                if getattr(self, f.name) is not None
+            },
+        )
 
     def to(self, device: torch.device | str) -> "EpisodeBatch":
         """Moves every tensor to ``device``."""

@@ -160,6 +160,8 @@ class MAMLObjective:
         query: The query episodes (with advantages).
         step_sizes: The inner learning rates.
         first_order: First-order MAML.
+        old_adapted: ``old_params`` after the inner steps, as the query episodes were sampled
+            with them (leading task dimension); computed here if None.
     """
 
     def __init__(
@@ -170,6 +172,7 @@ class MAMLObjective:
         query: EpisodeBatch,
         step_sizes: Sequence[float],
         first_order: bool = False,
+        old_adapted: Params | None = None,
     ) -> None:
         self.policy = policy
         self.support = list(support)
@@ -177,7 +180,9 @@ class MAMLObjective:
         self.advantages = _require_advantages(query)
         self.step_sizes = list(step_sizes)
         self.first_order = first_order
-        if self.support:
+        if old_adapted is not None:
+            old_adapted = _detached(old_adapted)
+        elif self.support:
             old_adapted = adapt(policy, old_params, self.support, self.step_sizes, first_order, False)
         else:
             old_adapted = task_batched(_detached(old_params), query.num_tasks)

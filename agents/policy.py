@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 from torch import Tensor, nn
 from torch.distributions import Normal
 from torch.func import functional_call, vmap
+
+from agents import mlp_passes
 
 Params = dict[str, Tensor]
 """Parameter values by name, as ``nn.Module.named_parameters`` gives them.
@@ -70,6 +72,55 @@ class GaussianMLPPolicy(nn.Module):
     def initial_params(self) -> Params:
         """Returns detached copies of the module's parameters, the meta-parameters' start."""
         return {name: p.detach().clone() for name, p in self.named_parameters()}
+
+
+def mlp_parameter_names(policy: nn.Module) -> list[str]:
+    """The parameter names of a Gaussian MLP policy in the order ``W_1, b_1, ..., W_L, b_L, log_std``.
+
+    Raises:
+        TypeError: ``policy`` is not a ``Linear``/``ReLU`` stack ``mean_net`` with a ``log_std``.
+    """
+    mean_net = getattr(policy, "mean_net", None)
+    log_std = getattr(policy, "log_std", None)
+    if not isinstance(mean_net, nn.Sequential) or not isinstance(log_std, nn.Parameter):
+        raise TypeError(f"{type(policy).__name__} is not a Gaussian MLP policy (mean_net, log_std)")
+    modules = list(mean_net)
+    expected = [nn.Linear if i % 2 == 0 else nn.ReLU for i in range(len(modules))]
+    if len(modules) % 2 == 0 or any(type(m) is not t for m, t in zip(modules, expected)):
+        raise TypeError(f"{type(policy).__name__}.mean_net is not a Linear/ReLU stack")
+    names = []
+    for i in range(0, len(modules), 2):
+        names += [f"mean_net.{i}.weight", f"mean_net.{i}.bias"]
+    return [*names, "log_std"]
+
+
+def task_policy(policy: nn.Module, params: Params) -> Callable[[Tensor, Tensor], Tensor]:
+    """Every task's action sampler ``(obs, noise) -> mean + std * noise``, without autograd.
+
+    The sampler's forward: for a Gaussian MLP policy the layers run as batched matmuls over the
+    task dimension (:func:`agents.mlp_passes.forward`), which costs a fraction of ``vmap`` over
+    ``functional_call`` at the small batches of one env step, with the parameters looked up once.
+    Each task's actions depend on its own parameters, observations and noise only, whichever other
+    tasks share the call.
+
+    Args:
+        policy: The policy module (its structure only).
+        params: Per-task parameter values (leading task dimension).
+
+    Returns:
+        A function of observations ``[tasks, rows, obs_dim]`` and standard-normal noise
+        ``[tasks, rows, act_dim]`` that returns the actions ``[tasks, rows, act_dim]``.
+    """
+    names = mlp_parameter_names(policy)
+    layers = [params[name].detach() for name in names[:-1]]
+    std = params[names[-1]].detach().exp().unsqueeze(1)
+
+    def act(obs: Tensor, noise: Tensor) -> Tensor:
+        with torch.no_grad():
+            _, mean = mlp_passes.forward(layers, obs)
+            return mean.addcmul_(std, noise)
+
+    return act
 
 
 def policy_distribution(policy: nn.Module, params: Params, obs: Tensor, batched: bool) -> Normal:

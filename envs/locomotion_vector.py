@@ -95,7 +95,12 @@ except ImportError:  # pragma: no cover - exercised only with an older MuJoCo
     _mj_batch = None  # type: ignore[assignment]
 
 BACKENDS = ("auto", "batch", "loop")
-_BAD = [int(w) for w in _INSTABILITY_WARNINGS]
+_BAD_IDS = sorted(int(w) for w in _INSTABILITY_WARNINGS)
+# A slice where the warnings are adjacent (they are: BADQPOS, BADQVEL, BADQACC): a view, not a
+# fancy-index copy, on every step.
+_BAD: slice | list[int] = (
+    slice(_BAD_IDS[0], _BAD_IDS[-1] + 1) if _BAD_IDS == list(range(_BAD_IDS[0], _BAD_IDS[-1] + 1)) else _BAD_IDS
+)
 
 
 def default_thread_count() -> int:
@@ -259,7 +264,10 @@ class _BatchSimulation(_Simulation):
         self._state_spec = int(mujoco.mjtState.mjSTATE_INTEGRATION)
 
     def _unstable(self) -> NDArray[np.bool_]:
-        return (self._warning[:, _BAD, 1] > 0).any(axis=1)
+        counts = self._warning[:, _BAD, 1]
+        if not counts.any():  # the common case, checked with one reduction
+            return np.zeros(len(counts), dtype=bool)
+        return (counts > 0).any(axis=1)
 
     def advance(
         self,
@@ -566,6 +574,8 @@ class LocomotionVectorEnv(VectorEnv):
 
     def _reset_noise(self, mask: NDArray[np.bool_]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """The reset states of the sub-envs in ``mask``, drawn from their own generators."""
+        if not mask.any():
+            return np.empty((0, self._nq)), np.empty((0, self._nv))
         ids = np.flatnonzero(mask)
         qpos_noise = np.empty((len(ids), self._nq))
         qvel_noise = np.empty((len(ids), self._nv))

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from mujoco import rollout
 
+from agents.maml import task_batched
 from agents.policy import GaussianMLPPolicy
 from meta_rl.sampler import VectorSampler
 
@@ -128,13 +129,13 @@ def run(
         sampler = VectorSampler(env_id, vectorization=mode)
         torch.manual_seed(0)
         policy = GaussianMLPPolicy(sampler.obs_dim, sampler.act_dim)
-        params = policy.initial_params()
         task_list = sampler.sample_tasks(tasks, np.random.default_rng(0))
-        sampler.sample(policy, params, False, task_list, episodes, 0, 0, 0)  # warm-up
+        params = task_batched(policy.initial_params(), tasks)
+        sampler.sample(policy, params, task_list, episodes, 0, 0, 0)  # warm-up
         best = 0.0
         for r in range(repeats):
             start = time.perf_counter()
-            batch = sampler.sample(policy, params, False, task_list, episodes, 0, r + 1, 0)
+            batch = sampler.sample(policy, params, task_list, episodes, 0, r + 1, 0)
             # Every sub-env is stepped until the last episode ends: count those steps.
             stepped = batch.mask.shape[0] * tasks * episodes
             best = max(best, stepped / (time.perf_counter() - start))

@@ -24,6 +24,7 @@ import yaml
 from meta_rl.errors import ConfigError
 
 Vectorization = Literal["auto", "vector_entry_point", "sync", "async"]
+HVPMethod = Literal["gauss_newton", "double_backward"]
 SupervisedFamily = Literal["sinusoid", "digits", "omniglot"]
 
 
@@ -55,10 +56,21 @@ class TrainConfig:
         max_kl: TRPO trust-region radius on the mean KL of the adapted policies.
         cg_iterations: Conjugate-gradient iterations.
         cg_damping: Damping added to the KL Hessian.
+        hvp: How TRPO computes the KL's Hessian-vector products, gradient and line search:
+            ``gauss_newton`` (exact, by hand for the Gaussian MLP policy: several times faster)
+            or ``double_backward`` (autograd through the inner step twice: the reference).
+        hvp_subsample: Fraction of the meta-batch's tasks whose data enter the Hessian-vector
+            products (drawn from the run seed and the iteration), as sb3-contrib's TRPO
+            ``sub_sampling_factor`` thins its Fisher. 1.0 is exact, as the paper; the gradient and
+            the line search always use every task.
         backtrack_ratio: Line-search shrink factor.
         max_backtracks: Line-search candidates before the step is rejected.
         vectorization: How sub-envs are stepped: the family's batched ``vector_entry_point``,
             Gymnasium's ``sync`` or ``async`` vector env, or ``auto`` (the first if it exists).
+        sampler_chunk_envs: Sub-envs stepped together: tasks are sampled in chunks of whole tasks
+            of at most this many sub-envs, each chunk's episodes to the end before the next, so
+            that the simulations stay in the CPU's caches. Speed only: episodes do not depend on
+            it.
         eval_every: Evaluate on the held-out tasks every this many iterations (0: only at the end).
         eval_tasks: Held-out test tasks.
         eval_episodes: Episodes per test task at each gradient step of the evaluation.
@@ -88,9 +100,12 @@ class TrainConfig:
     max_kl: float = 0.01
     cg_iterations: int = 10
     cg_damping: float = 1e-5
+    hvp: HVPMethod = "gauss_newton"
+    hvp_subsample: float = 1.0
     backtrack_ratio: float = 0.8
     max_backtracks: int = 15
     vectorization: Vectorization = "auto"
+    sampler_chunk_envs: int = 256
     eval_every: int = 10
     eval_tasks: int = 40
     eval_episodes: int = 40
@@ -104,13 +119,14 @@ class TrainConfig:
             at_least_one=[
                 "meta_batch_size", "support_episodes", "query_episodes", "cg_iterations",
                 "max_backtracks", "eval_tasks", "eval_episodes", "checkpoint_every",
+                "sampler_chunk_envs",
             ],
-            positive=["init_std", "inner_lr", "max_kl", "backtrack_ratio"],
+            positive=["init_std", "inner_lr", "max_kl", "backtrack_ratio", "hvp_subsample"],
             non_negative=[
                 "iterations", "num_inner_steps", "eval_every", "eval_steps", "cg_damping",
                 "baseline_reg", "eval_lr_decay",
             ],
-            unit=["gamma", "gae_lambda", "backtrack_ratio"],
+            unit=["gamma", "gae_lambda", "backtrack_ratio", "hvp_subsample"],
         )  # fmt: skip
         if not self.backtrack_ratio < 1:
             raise ConfigError(f"config key 'backtrack_ratio' must be below 1, got {self.backtrack_ratio}")

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from agents.episodes import compute_advantages
-from agents.maml import adapt
+from agents.maml import adapt, task_batched
 from agents.policy import Params, policy_distribution
 from envs.tasks import Task, task_to_dict
 from meta_rl.config import TrainConfig
@@ -75,12 +75,10 @@ def adaptation_returns(
     )
     if len(sizes) != steps:
         raise ValueError(f"got {len(sizes)} step sizes for {steps} steps")
-    current, batched = params, False
+    current = task_batched(params, len(tasks))
     results = []
     for k in range(steps + 1):
-        batch = sampler.sample(
-            policy, current, batched, tasks, episodes, seed, iteration, EVAL_PHASE + k
-        )
+        batch = sampler.sample(policy, current, tasks, episodes, seed, iteration, EVAL_PHASE + k)
         if on_batch is not None:
             on_batch(k, batch)
         results.append(batch.episode_returns().mean(1).cpu().numpy())
@@ -88,9 +86,6 @@ def adaptation_returns(
             batch = compute_advantages(batch, config.gamma, config.gae_lambda, config.baseline_reg)
             with torch.enable_grad():
                 current = adapt(policy, current, [batch], [sizes[k]], config.first_order, False)
-            batched = True
-    if not batched:
-        current = {name: value.unsqueeze(0).expand(len(tasks), *value.shape) for name, value in current.items()}
     return np.stack(results), current
 
 

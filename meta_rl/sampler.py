@@ -7,8 +7,9 @@ and rewards in arrays. Every sub-env runs exactly one episode; steps after its e
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import gymnasium as gym
 import numpy as np
@@ -18,10 +19,16 @@ from torch import nn
 
 import envs as _registered_envs  # noqa: F401  (registers the MetaRL/ families)
 from agents.episodes import EpisodeBatch
-from agents.policy import Params, policy_distribution
+from agents.policy import Params, task_policy
 from envs.tasks import Task, missing_task_methods
 from meta_rl.errors import MetaRLError
 from meta_rl.seeding import episode_seeds
+
+
+DEFAULT_CHUNK_ENVS = 256
+"""Sub-envs stepped together. About 250 MuJoCo states stay in a 2-core machine's caches between
+steps (``meta-rl bench`` shows the lockstep physics of the cheetah at 0.9 of the floor for 200
+sub-envs and 0.6 for 800); fewer would add Python overhead per step."""
 
 
 def make_env(env_id: str, env_kwargs: dict[str, Any] | None = None) -> gym.Env:
@@ -71,6 +78,28 @@ class _ApplyTask(gym.Wrapper):
         self.env.unwrapped.set_task(self._meta_rl_task)  # type: ignore[attr-defined]
 
 
+@dataclasses.dataclass(frozen=True)
+class _Buffers:
+    """The padded arrays a batch is sampled into, ``[T, tasks, episodes, ...]``."""
+
+    observations: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    mask: np.ndarray
+
+
+@contextlib.contextmanager
+def _torch_threads(count: int | None) -> Iterator[None]:
+    """Runs the block with ``count`` torch threads (unchanged if None), then restores them."""
+    before = torch.get_num_threads()
+    if count is not None:
+        torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 class VectorSampler:
     """Samples padded episode batches of many tasks with one vector env per batch size.
 
@@ -79,6 +108,8 @@ class VectorSampler:
         env_kwargs: Constructor keyword arguments.
         vectorization: ``auto``, ``vector_entry_point``, ``sync`` or ``async``.
         device: Where the returned tensors (and the policy) live.
+        chunk_envs: Sub-envs stepped together (see :meth:`sample`); the results do not depend
+            on it.
     """
 
     def __init__(
@@ -87,7 +118,11 @@ class VectorSampler:
         env_kwargs: dict[str, Any] | None = None,
         vectorization: str = "auto",
         device: torch.device | str = "cpu",
+        chunk_envs: int = DEFAULT_CHUNK_ENVS,
     ) -> None:
+        if chunk_envs < 1:
+            raise ValueError(f"chunk_envs must be positive, got {chunk_envs}")
+        self.chunk_envs = chunk_envs
         self.env_id = env_id
         self.env_kwargs = dict(env_kwargs or {})
         self.device = torch.device(device)
@@ -106,6 +141,17 @@ class VectorSampler:
         low, high = self.env.action_space.low.reshape(-1), self.env.action_space.high.reshape(-1)
         self._bounded = bool(np.all(np.isfinite(low)) and np.all(np.isfinite(high)))
         self._low, self._high = low.astype(np.float64), high.astype(np.float64)
+        self.action_shape = tuple(self.env.action_space.shape)
+        self.action_dtype = self.env.action_space.dtype
+        # Scaling on the policy's device, in its float32: (middle, half range) of the bounds.
+        self._scale = (
+            (
+                torch.tensor((self._low + self._high) / 2, dtype=torch.float32, device=self.device),
+                torch.tensor((self._high - self._low) / 2, dtype=torch.float32, device=self.device),
+            )
+            if self._bounded
+            else None
+        )
         if vectorization == "auto":
             vectorization = "vector_entry_point" if spec.vector_entry_point else "sync"
         if vectorization == "vector_entry_point" and not spec.vector_entry_point:
@@ -153,7 +199,6 @@ class VectorSampler:
         self,
         policy: nn.Module,
         params: Params,
-        batched: bool,
         tasks: Sequence[Task],
         episodes: int,
         seed: int,
@@ -162,10 +207,17 @@ class VectorSampler:
     ) -> EpisodeBatch:
         """Runs ``episodes`` episodes of every task and returns them padded.
 
+        The tasks are run in chunks of whole tasks of at most ``chunk_envs`` sub-envs (at least
+        one task), each chunk's episodes to their end before the next chunk starts: a chunk's
+        simulations then stay in the CPU's caches from one step to the next, where a meta-batch's
+        hundreds of MuJoCo states stepped in lockstep would not. The episodes do not depend on
+        the chunking: each one's seeds come from (seed, iteration, phase, task, episode) and each
+        task's policy forward is its own.
+
         Args:
             policy: The policy module (its forward only).
-            params: Meta-parameters, or per-task parameters if ``batched``.
-            batched: Whether ``params`` carry a leading task dimension.
+            params: Per-task parameters (leading task dimension; ``agents.maml.task_batched``
+                gives meta-parameters one as a view).
             tasks: One task per row of the batch.
             episodes: Episodes per task.
             seed, iteration, phase: Where the episodes' seeds derive from (``meta_rl.seeding``).
@@ -174,54 +226,96 @@ class VectorSampler:
             An :class:`EpisodeBatch` on the sampler's device, ``T`` up to the horizon.
         """
         num_tasks = len(tasks)
+        for name, value in params.items():
+            if value.shape[0] != num_tasks:
+                raise ValueError(f"params['{name}'] has {value.shape[0]} task rows for {num_tasks} tasks")
+        seeds = episode_seeds(seed, iteration, phase, num_tasks, episodes)
+        shape = (self.horizon, num_tasks, episodes)
+        buffers = _Buffers(
+            observations=np.zeros((*shape, self.obs_dim), dtype=np.float32),
+            actions=np.zeros((*shape, self.act_dim), dtype=np.float32),
+            rewards=np.zeros(shape, dtype=np.float32),
+            mask=np.zeros(shape, dtype=np.float32),
+        )
+        # Equal chunks of whole tasks, each at most chunk_envs sub-envs (one task at least).
+        chunks = -(-num_tasks // max(1, self.chunk_envs // episodes))
+        per_chunk = -(-num_tasks // chunks)
+        length = 0
+        with _torch_threads(1 if self.device.type == "cpu" else None):
+            # One thread: the forward of one env step is tiny, and torch's idle threads would
+            # spin on the cores that MuJoCo's threads step on.
+            for start in range(0, num_tasks, per_chunk):
+                chunk = slice(start, min(start + per_chunk, num_tasks))
+                chunk_params = {name: value[chunk] for name, value in params.items()}
+                steps = self._run_chunk(policy, chunk_params, tasks[chunk], seeds[chunk], buffers, chunk)
+                length = max(length, steps)
+
+        def to_tensor(buf: np.ndarray) -> torch.Tensor:
+            return torch.from_numpy(buf[:length]).to(self.device)
+
+        return EpisodeBatch(
+            observations=to_tensor(buffers.observations),
+            actions=to_tensor(buffers.actions),
+            rewards=to_tensor(buffers.rewards),
+            mask=to_tensor(buffers.mask),
+        )
+
+    def _run_chunk(
+        self,
+        policy: nn.Module,
+        params: Params,
+        tasks: Sequence[Task],
+        seeds: np.ndarray,
+        buffers: "_Buffers",
+        chunk: slice,
+    ) -> int:
+        """Runs one chunk's episodes into its columns of ``buffers``; returns the steps taken."""
+        num_tasks, episodes = seeds.shape[:2]
         n = num_tasks * episodes
         env = self._vector_env(n)
         _set_tasks(env, [task for task in tasks for _ in range(episodes)])
-        seeds = episode_seeds(seed, iteration, phase, num_tasks, episodes).reshape(n, 2)
-        # Action noise per episode from its own generator: independent of batching and workers.
-        noise_np = np.stack(
-            [np.random.default_rng(int(s)).standard_normal((self.horizon, self.act_dim)) for s in seeds[:, 1]],
-            axis=1,
-        ).astype(np.float32)
-        noise = torch.from_numpy(noise_np).to(self.device)
-        obs_buf = np.zeros((self.horizon, n, self.obs_dim), dtype=np.float32)
-        act_buf = np.zeros((self.horizon, n, self.act_dim), dtype=np.float32)
-        rew_buf = np.zeros((self.horizon, n), dtype=np.float32)
-        mask_buf = np.zeros((self.horizon, n), dtype=np.float32)
-        obs, _ = env.reset(seed=[int(s) for s in seeds[:, 0]])
+        flat_seeds = seeds.reshape(n, 2)
+        # Action noise per episode from its own generator: independent of chunks and workers.
+        noise = torch.from_numpy(
+            np.stack(
+                [np.random.default_rng(int(s)).standard_normal((self.horizon, self.act_dim)) for s in flat_seeds[:, 1]],
+                axis=1,
+            ).astype(np.float32)
+        ).view(self.horizon, num_tasks, episodes, self.act_dim).to(self.device)
+        policy_step = task_policy(policy, params)
+        obs, _ = env.reset(seed=[int(s) for s in flat_seeds[:, 0]])
         alive = np.ones(n, dtype=bool)
-        length = 0
         for t in range(self.horizon):
             flat_obs = np.asarray(obs, dtype=np.float32).reshape(n, self.obs_dim)
-            obs_t = torch.from_numpy(flat_obs).to(self.device).view(1, num_tasks, episodes, -1)
-            dist = policy_distribution(policy, params, obs_t, batched)
-            actions = (dist.mean + dist.stddev * noise[t].view(1, num_tasks, episodes, -1)).view(n, -1)
-            actions_np = actions.cpu().numpy()
-            env_actions = self.scale_actions(actions_np.astype(np.float64))
-            next_obs, rewards, terminated, truncated, _ = env.step(
-                env_actions.reshape((n, *self.env.action_space.shape)).astype(
-                    self.env.action_space.dtype
-                )
+            actions = policy_step(
+                torch.from_numpy(flat_obs).to(self.device).view(num_tasks, episodes, self.obs_dim),
+                noise[t],
             )
-            obs_buf[t], act_buf[t] = flat_obs, actions_np
-            rew_buf[t] = np.where(alive, rewards, 0.0)
-            mask_buf[t] = alive
-            length = t + 1
-            alive = alive & ~(np.asarray(terminated) | np.asarray(truncated))
+            env_actions = self._env_actions(actions).reshape(n, *self.action_shape)
+            next_obs, rewards, terminated, truncated, _ = env.step(env_actions)
+            view = (t, chunk)
+            buffers.observations[view] = flat_obs.reshape(num_tasks, episodes, self.obs_dim)
+            buffers.actions[view] = actions.cpu().numpy()
+            buffers.rewards[view] = np.where(alive, rewards, 0.0).reshape(num_tasks, episodes)
+            buffers.mask[view] = alive.reshape(num_tasks, episodes)
+            alive &= ~(np.asarray(terminated) | np.asarray(truncated))
             if not alive.any():
                 break
             obs = next_obs
+        steps = t + 1
+        # Steps after an episode's end (autoreset sub-envs still stepping) are padding: zeros,
+        # whatever other episodes kept the chunk running.
+        valid = buffers.mask[:steps, chunk, :, None]
+        buffers.observations[:steps, chunk] *= valid
+        buffers.actions[:steps, chunk] *= valid
+        return steps
 
-        def to_tensor(buf: np.ndarray) -> torch.Tensor:
-            arr = buf[:length].reshape(length, num_tasks, episodes, *buf.shape[2:])
-            return torch.from_numpy(arr).to(self.device)
-
-        return EpisodeBatch(
-            observations=to_tensor(obs_buf),
-            actions=to_tensor(act_buf),
-            rewards=to_tensor(rew_buf),
-            mask=to_tensor(mask_buf),
-        )
+    def _env_actions(self, actions: torch.Tensor) -> np.ndarray:
+        """Policy actions in [-1, 1] (clipped), scaled onto the env's bounds, as the env's dtype."""
+        if self._scale is not None:
+            middle, half_range = self._scale
+            actions = torch.addcmul(middle, half_range, actions.clamp(-1.0, 1.0))
+        return actions.cpu().numpy().astype(self.action_dtype, copy=False)
 
     def close(self) -> None:
         """Closes every env the sampler made."""

@@ -13,6 +13,7 @@ import numpy as np
 TRAIN_TASKS = 0
 TEST_TASKS = 1
 EPISODES = 2
+HVP_TASKS = 3  # the tasks of an iteration whose data enter TRPO's curvature (hvp_subsample)
 
 # Phases within an iteration: support episodes for inner step k use phase k.
 QUERY_PHASE = 1000
@@ -39,3 +40,16 @@ def episode_seeds(
             ss = np.random.SeedSequence([seed, EPISODES, iteration, phase, i, j])
             out[i, j] = ss.generate_state(2)
     return out
+
+
+def hvp_tasks(seed: int, iteration: int, num_tasks: int, fraction: float) -> list[int]:
+    """The tasks of iteration ``iteration`` whose data enter TRPO's curvature products.
+
+    ``round(fraction * num_tasks)`` tasks (at least one) drawn without replacement, sorted; all
+    tasks when ``fraction`` is 1.
+    """
+    count = max(1, min(num_tasks, round(fraction * num_tasks)))
+    if count == num_tasks:
+        return list(range(num_tasks))
+    rng = np.random.default_rng(np.random.SeedSequence([seed, HVP_TASKS, iteration]))
+    return sorted(int(i) for i in rng.choice(num_tasks, size=count, replace=False))

@@ -18,9 +18,10 @@ from typing import Any
 import torch
 
 from agents.episodes import EpisodeBatch, compute_advantages
-from agents.maml import MAMLObjective, adapt
-from agents.policy import GaussianMLPPolicy
-from agents.trpo import trpo_step
+from agents.gauss_newton import GaussNewtonMAML
+from agents.maml import MAMLObjective, adapt, task_batched
+from agents.policy import GaussianMLPPolicy, Params
+from agents.trpo import AutogradProblem, TRPOProblem, trpo_step
 from envs.tasks import task_to_dict
 from meta_rl.config import TrainConfig
 from meta_rl.evaluation import adaptation_returns
@@ -33,7 +34,7 @@ from meta_rl.loop import (  # noqa: F401  (names re-exported for callers of this
     resolve_device,
 )
 from meta_rl.sampler import VectorSampler
-from meta_rl.seeding import QUERY_PHASE, TEST_TASKS, TRAIN_TASKS, task_rng
+from meta_rl.seeding import QUERY_PHASE, TEST_TASKS, TRAIN_TASKS, hvp_tasks, task_rng
 
 
 def metric_columns(config: TrainConfig) -> list[str]:
@@ -69,7 +70,7 @@ class Trainer(MetaTrainer):
     def setup(self, checkpoint: dict[str, Any] | None) -> TrainState:
         config = self.config
         self.sampler = VectorSampler(
-            config.env_id, config.env_kwargs, config.vectorization, self.device
+            config.env_id, config.env_kwargs, config.vectorization, self.device, config.sampler_chunk_envs
         )
         with torch.random.fork_rng(devices=[]):
             # Initialisation from the run seed, without touching the global generator.
@@ -137,35 +138,34 @@ class Trainer(MetaTrainer):
         sample_s = inner_s = 0.0
         env_steps = 0
         supports: list[EpisodeBatch] = []
-        current, batched = params, False
+        adapted: list[Params] = []  # the parameters after each inner step, as sampled with
+        current = task_batched(params, len(tasks))
         for k in range(c.num_inner_steps):
             t0 = time.perf_counter()
             batch = self.sampler.sample(
-                self.policy, current, batched, tasks, c.support_episodes, c.seed, iteration, k
+                self.policy, current, tasks, c.support_episodes, c.seed, iteration, k
             )
             t1 = time.perf_counter()
             metrics[f"train/return_step_{k}"] = float(batch.episode_returns().mean())
             env_steps += int(batch.mask.sum())
             batch = self._process(batch)
             current = adapt(self.policy, current, [batch], [c.inner_lr], c.first_order, False)
-            batched = True
             supports.append(batch)
+            adapted.append(current)
             sample_s += t1 - t0
             inner_s += time.perf_counter() - t1
         t0 = time.perf_counter()
         query = self.sampler.sample(
-            self.policy, current, batched, tasks, c.query_episodes, c.seed, iteration, QUERY_PHASE
+            self.policy, current, tasks, c.query_episodes, c.seed, iteration, QUERY_PHASE
         )
         sample_s += time.perf_counter() - t0
         metrics[f"train/return_step_{c.num_inner_steps}"] = float(query.episode_returns().mean())
         env_steps += int(query.mask.sum())
         t0 = time.perf_counter()
         query = self._process(query)
-        objective = MAMLObjective(
-            self.policy, params, supports, query, [c.inner_lr] * c.num_inner_steps, c.first_order
-        )
+        problem = self._outer_problem(iteration, params, adapted, supports, query)
         new_params, stats = trpo_step(
-            objective,
+            problem,
             params,
             max_kl=c.max_kl,
             damping=c.cg_damping,
@@ -196,6 +196,32 @@ class Trainer(MetaTrainer):
             {"env_steps": self.state.extra["env_steps"] + env_steps},
         )
         return new_state, metrics
+
+    def _outer_problem(
+        self,
+        iteration: int,
+        params: Params,
+        adapted: list[Params],
+        supports: list[EpisodeBatch],
+        query: EpisodeBatch,
+    ) -> TRPOProblem:
+        """The TRPO problem of this iteration, with the config's curvature method and subsample."""
+        c = self.config
+        step_sizes = [c.inner_lr] * c.num_inner_steps
+        tasks = hvp_tasks(c.seed, iteration, query.num_tasks, c.hvp_subsample)
+        if c.hvp == "gauss_newton":
+            return GaussNewtonMAML(
+                self.policy, params, adapted, supports, query, step_sizes, c.first_order, tasks
+            )
+        old = adapted[-1] if adapted else None
+        objective = MAMLObjective(self.policy, params, supports, query, step_sizes, c.first_order, old)
+        if len(tasks) == query.num_tasks:
+            return AutogradProblem(objective, params)
+        subset = MAMLObjective(
+            self.policy, params, [b.select_tasks(tasks) for b in supports], query.select_tasks(tasks),
+            step_sizes, c.first_order, None if old is None else {k: v[tasks] for k, v in old.items()},
+        )  # fmt: skip
+        return AutogradProblem(objective, params, kl_objective=subset)
 
     def evaluate(self, iteration: int, state: TrainState) -> dict[str, float]:
         """Returns after 0..``eval_steps`` inner steps on the held-out test tasks."""

@@ -16,6 +16,7 @@ import torch
 from gymnasium.utils.env_checker import check_env
 
 import envs  # noqa: F401  (registers the families)
+from agents.maml import task_batched
 from agents.policy import GaussianMLPPolicy
 from envs.locomotion import DirectionTask, GoalPositionTask, GoalVelocityTask
 from envs.tasks import Task, missing_task_methods
@@ -406,7 +407,7 @@ def test_sampler_backends_give_identical_batches() -> None:
         expected = "vector_entry_point" if vectorization == "auto" else "async"
         assert sampler.vectorization == expected
         tasks = sampler.sample_tasks(2, np.random.default_rng(0))
-        batches.append(sampler.sample(policy, policy.initial_params(), False, tasks, 2, 5, 1, 0))
+        batches.append(sampler.sample(policy, task_batched(policy.initial_params(), len(tasks)), tasks, 2, 5, 1, 0))
         sampler.close()
     assert batches[0].observations.shape == (200, 2, 2, 20)
     assert bool(batches[0].mask.all())  # the cheetah never terminates

@@ -14,6 +14,7 @@ import pytest
 import torch
 
 import envs  # noqa: F401  (registers the families)
+from agents.maml import task_batched
 from agents.policy import GaussianMLPPolicy
 from envs.locomotion import DirectionTask, GoalVelocityTask
 from envs.locomotion_vector import (
@@ -256,7 +257,7 @@ def test_sampler_backends_give_identical_batches() -> None:
     for vectorization in ["vector_entry_point", "sync"]:
         sampler = VectorSampler(ANT_DIR, vectorization=vectorization)
         tasks = sampler.sample_tasks(2, np.random.default_rng(0))
-        batches.append(sampler.sample(policy, policy.initial_params(), False, tasks, 2, 5, 1, 0))
+        batches.append(sampler.sample(policy, task_batched(policy.initial_params(), len(tasks)), tasks, 2, 5, 1, 0))
         sampler.close()
     assert not bool(batches[0].mask.all())  # some Ant episodes ended early
     for field in ["observations", "actions", "rewards", "mask"]:

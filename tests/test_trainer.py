@@ -11,6 +11,7 @@ import pytest
 import torch
 import yaml
 
+from agents.maml import task_batched
 from agents.policy import GaussianMLPPolicy
 from envs.tasks import Task
 from meta_rl.checkpoint import load_checkpoint
@@ -102,10 +103,61 @@ def test_sampler_backends_give_identical_batches(mode: str) -> None:
     for vectorization in ["vector_entry_point", mode]:
         sampler = VectorSampler("MetaRL/Navigation2D-v0", vectorization=vectorization)
         tasks = sampler.sample_tasks(3, np.random.default_rng(0))
-        batches.append(sampler.sample(policy, policy.initial_params(), False, tasks, 2, 5, 1, 0))
+        batches.append(sampler.sample(policy, task_batched(policy.initial_params(), len(tasks)), tasks, 2, 5, 1, 0))
         sampler.close()
     for field in ["observations", "actions", "rewards", "mask"]:
         torch.testing.assert_close(getattr(batches[0], field), getattr(batches[1], field))
+
+
+@pytest.mark.parametrize("env_id", ["MetaRL/Navigation2D-v0", "MetaRL/AntVel-v0"])
+def test_sampling_in_chunks_of_tasks_gives_the_same_episodes(env_id: str) -> None:
+    """Chunks change which sub-envs step together, never an episode (seeds, noise, forward)."""
+    batches = []
+    for chunk_envs in [1, 4, 10_000]:  # a task per chunk, two tasks (uneven), all at once
+        sampler = VectorSampler(env_id, chunk_envs=chunk_envs)
+        torch.manual_seed(0)
+        policy = GaussianMLPPolicy(sampler.obs_dim, sampler.act_dim, (8,))
+        tasks = sampler.sample_tasks(5, np.random.default_rng(0))
+        params = {k: v.expand(5, *v.shape) + 0.01 * torch.arange(5.0).view(-1, *[1] * v.dim()) for k, v in policy.initial_params().items()}
+        batches.append(sampler.sample(policy, params, tasks, 2, 5, 1, 0))
+        sampler.close()
+    for batch in batches[1:]:
+        for field in ["observations", "actions", "rewards", "mask"]:
+            assert torch.equal(getattr(batch, field), getattr(batches[0], field)), field
+
+
+def test_outer_step_methods_build_the_same_problem(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The trainer's outer problem: the same gradient and curvature by hand and by autograd,
+    for all tasks and for a subsample (whose products differ from the full ones)."""
+    import meta_rl.trainer as trainer_module
+
+    problems = {}
+    real_step = trainer_module.trpo_step
+    for name, changes in {
+        "gauss_newton": {}, "double_backward": {"hvp": "double_backward"},
+        "subsampled": {"hvp_subsample": 0.5}, "subsampled_reference": {"hvp": "double_backward", "hvp_subsample": 0.5},
+    }.items():  # fmt: skip
+
+        def spy(problem, params, **kwargs):  # type: ignore[no-untyped-def]
+            problems[name] = problem
+            return real_step(problem, params, **kwargs)
+
+        monkeypatch.setattr(trainer_module, "trpo_step", spy)
+        Trainer.create(tiny_config(iterations=1, eval_every=0, **changes), tmp_path / name, progress=False).train()
+    vector = torch.randn(problems["gauss_newton"].loss_and_gradient()[1].numel(), generator=torch.Generator().manual_seed(0))
+    # float32: the two ways agree to rounding (float64 tests: 1e-10, tests/test_gauss_newton.py).
+    for fast, reference in [("gauss_newton", "double_backward"), ("subsampled", "subsampled_reference")]:
+        grad, grad_ref = problems[fast].loss_and_gradient()[1], problems[reference].loss_and_gradient()[1]
+        torch.testing.assert_close(grad, grad_ref, rtol=1e-4, atol=1e-6)
+        product, product_ref = problems[fast].kl_hvp(vector), problems[reference].kl_hvp(vector)
+        torch.testing.assert_close(product, product_ref, rtol=1e-4, atol=1e-6)
+    full, half = problems["gauss_newton"].kl_hvp(vector), problems["subsampled"].kl_hvp(vector)
+    assert float((full - half).norm()) > 1e-3 * float(full.norm())
+    torch.testing.assert_close(
+        problems["gauss_newton"].loss_and_gradient()[1], problems["subsampled"].loss_and_gradient()[1]
+    )  # the gradient always uses every task
 
 
 def test_non_empty_run_folder_is_refused(tmp_path: Path) -> None:
@@ -245,7 +297,7 @@ def test_sampler_stores_unclipped_actions_and_steps_clipped_scaled_ones() -> Non
         policy.mean_net[-1].weight.zero_()
     sampler = VectorSampler("MetaRL/Navigation2D-v0")
     tasks = sampler.sample_tasks(1, np.random.default_rng(0))
-    batch = sampler.sample(policy, policy.initial_params(), False, tasks, 1, 0, 0, 0)
+    batch = sampler.sample(policy, task_batched(policy.initial_params(), len(tasks)), tasks, 1, 0, 0, 0)
     torch.testing.assert_close(batch.actions, torch.full_like(batch.actions, 3.0))
     positions = batch.observations[:, 0, 0]
     # Each step moves by the upper bound, 0.1 per axis: the action was clipped to 1 and scaled.

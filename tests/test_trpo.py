@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from agents.maml import MAMLObjective
-from agents.trpo import conjugate_gradient, hessian_vector_product, trpo_step
+from agents.trpo import AutogradProblem, conjugate_gradient, hessian_vector_product, trpo_step
 from tests.helpers import flat, random_batch, tiny_policy, unflat
 
 
@@ -17,14 +17,14 @@ def test_conjugate_gradient_matches_linalg_solve() -> None:
     m = torch.randn(12, 12, generator=gen, dtype=torch.float64)
     a = m @ m.T + 0.5 * torch.eye(12, dtype=torch.float64)
     b = torch.randn(12, generator=gen, dtype=torch.float64)
-    x = conjugate_gradient(lambda v: a @ v, b, iterations=40, tolerance=1e-20)
+    x, _ = conjugate_gradient(lambda v: a @ v, b, iterations=40, tolerance=1e-20)
     torch.testing.assert_close(x, torch.linalg.solve(a, b), rtol=1e-8, atol=1e-8)
 
 
 def test_conjugate_gradient_exact_in_n_steps_for_small_systems() -> None:
     a = torch.tensor([[4.0, 1.0], [1.0, 3.0]], dtype=torch.float64)
     b = torch.tensor([1.0, 2.0], dtype=torch.float64)
-    x = conjugate_gradient(lambda v: a @ v, b, iterations=2)
+    x, _ = conjugate_gradient(lambda v: a @ v, b, iterations=2)
     torch.testing.assert_close(x, torch.tensor([1 / 11, 7 / 11], dtype=torch.float64))
 
 
@@ -58,7 +58,7 @@ def test_trpo_step_on_a_quadratic_trust_region_has_the_known_answer() -> None:
         return g @ params["p"], 0.5 * d @ f @ d
 
     max_kl = 0.05
-    new, stats = trpo_step(objective, {"p": p0}, max_kl=max_kl, damping=0.0, backtrack_ratio=0.8)
+    new, stats = trpo_step(AutogradProblem(objective, {"p": p0}), {"p": p0}, max_kl=max_kl, damping=0.0, backtrack_ratio=0.8)
     nat = torch.linalg.solve(f, g)
     scale = math.sqrt(2 * max_kl / float(g @ nat))
     expected = p0 - scale * 0.8 ** (stats.line_search_steps - 1) * nat
@@ -72,7 +72,7 @@ def test_trpo_step_on_maml_improves_within_max_kl_or_changes_nothing() -> None:
     policy = tiny_policy()
     params = policy.initial_params()
     objective = MAMLObjective(policy, params, [random_batch(1)], random_batch(2), [0.5])
-    new, stats = trpo_step(objective, params, max_kl=0.01)
+    new, stats = trpo_step(AutogradProblem(objective, params), params, max_kl=0.01)
     loss_new, kl_new = objective(new, False)
     loss_old, _ = objective(params, False)
     if stats.accepted:
@@ -94,7 +94,7 @@ def test_trpo_step_rejects_and_keeps_the_parameters() -> None:
         return (loss, kl) if create_graph else (loss + 1.0, kl)  # every candidate is worse
 
     before = {k: v.clone() for k, v in params.items()}
-    new, stats = trpo_step(never_better, params, max_kl=0.01, max_backtracks=4)
+    new, stats = trpo_step(AutogradProblem(never_better, params), params, max_kl=0.01, max_backtracks=4)
     assert not stats.accepted and stats.line_search_steps == 4
     for k in params:
         assert torch.equal(new[k], before[k]) and torch.equal(params[k], before[k])
