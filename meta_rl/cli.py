@@ -1,4 +1,4 @@
-"""The ``meta-rl`` command: ``train``, ``evaluate``, ``oracle``, ``plot`` and ``envs``.
+"""The ``meta-rl`` command: ``train``, ``evaluate``, ``oracle``, ``plot``, ``bench`` and ``envs``.
 
 User mistakes (a bad config key, an unknown env id, a missing run folder) print one line and
 exit with status 2; Ctrl-C during training saves a checkpoint and exits with status 130.
@@ -83,6 +83,16 @@ def _build_parser() -> argparse.ArgumentParser:
     oracle.add_argument("--episodes", type=int, default=None, help="episodes per test task")
     oracle.add_argument("--label", default="oracle")
     oracle.add_argument("--out", type=Path, required=True, help="result folder")
+
+    bench = sub.add_parser("bench", help="time one paper-size meta-iteration of a preset, with ratios")
+    bench.add_argument("preset", nargs="?", default="halfcheetah-vel", help="preset name or YAML file")
+    bench.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    bench.add_argument("--device", default=None, help="torch device for the policy and TRPO")
+    bench.add_argument("--repeats", type=int, default=3, help="repetitions of the short timings")
+    bench.add_argument(
+        "--no-sync", action="store_true",
+        help="skip timing Gymnasium's SyncVectorEnv (a minute for MuJoCo meta-batches)",
+    )  # fmt: skip
 
     plot = sub.add_parser("plot", help="overlay adaptation curves of several results")
     plot.add_argument("results", type=Path, nargs="+", help="result folders or run folders")
@@ -231,6 +241,20 @@ def _plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench(args: argparse.Namespace) -> int:
+    from meta_rl.bench.iteration import format_report, run
+    from meta_rl.config import load_config
+
+    overrides = list(args.overrides) + ([f"device={args.device}"] if args.device else [])
+    config = load_config(args.preset, overrides)
+    if config.kind != "rl":
+        raise MetaRLError(f"meta-rl bench times RL presets; '{args.preset}' is a {config.kind} preset")
+    if args.repeats < 1:
+        raise MetaRLError(f"--repeats must be at least 1, got {args.repeats}")
+    print(format_report(run(config, args.repeats, sync=not args.no_sync)))
+    return 0
+
+
 def _envs(args: argparse.Namespace) -> int:
     from meta_rl.registry import family_summaries, import_family_modules
 
@@ -254,6 +278,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "evaluate": lambda: _evaluate(args),
             "oracle": lambda: _oracle(args),
             "plot": lambda: _plot(args),
+            "bench": lambda: _bench(args),
         }
         return commands[args.command]()
     except MetaRLError as exc:

@@ -1,6 +1,6 @@
 """Sampling benchmark: the project's sampler against plain Gymnasium vector envs and the floor.
 
-``python -m meta_rl.benchmark [--env ID] [--tasks N] [--episodes N] [--repeats N] [--modes ...]``
+``python -m meta_rl.bench.sampling [--env ID] [--tasks N] [--episodes N] [--repeats N] [--modes ...]``
 samples one meta-batch (tasks x episodes sub-envs, the policy run once per step) with each
 vectorization mode the family offers, and steps the family's own vector env with random actions
 drawn beforehand and no policy (the env alone). For a MuJoCo family it also measures the physics

@@ -1,0 +1,301 @@
+"""``meta-rl bench PRESET``: one paper-size meta-iteration, phase by phase, with ratios.
+
+Everything is measured in one run on the same data, so that the ratios hold on a noisy, shared
+machine where absolute seconds do not: the iteration's tasks are drawn and sampled once, then the
+outer step is timed with the hand-written products (``hvp: gauss_newton``), with a subsample of
+their tasks (``hvp_subsample``), and with autograd's double backward (the reference), each on a
+fresh problem built from the same episodes. The arithmetic floor of the outer step is the matmuls
+it performs, each timed alone (:mod:`meta_rl.bench.floor`); the sampling floor is MuJoCo stepping
+the same number of steps with nothing else (:mod:`meta_rl.bench.sampling`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+import time
+from typing import Any, Callable
+
+import torch
+
+from agents.episodes import EpisodeBatch, compute_advantages
+from agents.gauss_newton import GaussNewtonMAML
+from agents.maml import MAMLObjective, adapt, task_batched
+from agents.policy import GaussianMLPPolicy, Params
+from agents.trpo import AutogradProblem, TRPOProblem, trpo_step
+from meta_rl.bench import sampling
+from meta_rl.bench.floor import floor_seconds, record_matmuls, synchronize
+from meta_rl.config import TrainConfig
+from meta_rl.evaluation import eval_step_sizes
+from meta_rl.loop import resolve_device
+from meta_rl.sampler import VectorSampler
+from meta_rl.seeding import EVAL_PHASE, QUERY_PHASE, TEST_TASKS, TRAIN_TASKS, hvp_tasks, task_rng
+
+
+class _Clock:
+    """Wall-clock seconds of blocks of work, waiting for the device at both ends."""
+
+    def __init__(self, device: str) -> None:
+        self.device = device
+
+    def __call__(self, fn: Callable[[], Any]) -> tuple[float, Any]:
+        synchronize(self.device)
+        start = time.perf_counter()
+        out = fn()
+        synchronize(self.device)
+        return time.perf_counter() - start, out
+
+
+class _TimedProblem:
+    """A TRPO problem that adds up the seconds spent in each of its methods."""
+
+    def __init__(self, problem: TRPOProblem, clock: _Clock) -> None:
+        self.problem, self.clock = problem, clock
+        self.seconds = {"gradient": 0.0, "products": 0.0, "line search": 0.0}
+        self.counts = {"gradient": 0, "products": 0, "line search": 0}
+
+    def _timed(self, key: str, fn: Callable[[], Any]) -> Any:
+        seconds, out = self.clock(fn)
+        self.seconds[key] += seconds
+        self.counts[key] += 1
+        return out
+
+    def loss_and_gradient(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self._timed("gradient", self.problem.loss_and_gradient)
+
+    def kl_hvp(self, vector: torch.Tensor) -> torch.Tensor:
+        return self._timed("products", lambda: self.problem.kl_hvp(vector))
+
+    def evaluate(self, params: Params) -> tuple[torch.Tensor, torch.Tensor]:
+        return self._timed("line search", lambda: self.problem.evaluate(params))
+
+
+@dataclasses.dataclass
+class OuterTimes:
+    """Seconds of one outer step, by part."""
+
+    setup: float
+    gradient: float
+    products: float
+    num_products: int
+    line_search: float
+    candidates: int
+    total: float
+
+
+@dataclasses.dataclass
+class Report:
+    """What :func:`run` measured (seconds, rates and floors), for :func:`format_report`."""
+
+    title: str
+    phases: dict[str, float]
+    outer: dict[str, OuterTimes]
+    one_hvp: dict[str, float]
+    hvp_floor: tuple[float, int]
+    outer_floor: tuple[float, int]
+    floor_ratios: dict[str, float]
+    sampling_rates: dict[str, float]
+
+
+def _outer(
+    build: Callable[[], TRPOProblem],
+    params: Params,
+    config: TrainConfig,
+    clock: _Clock,
+) -> OuterTimes:
+    setup, problem = clock(build)
+    timed = _TimedProblem(problem, clock)
+    seconds, _ = clock(
+        lambda: trpo_step(
+            timed, params, max_kl=config.max_kl, damping=config.cg_damping,
+            cg_iterations=config.cg_iterations, backtrack_ratio=config.backtrack_ratio,
+            max_backtracks=config.max_backtracks,
+        )  # fmt: skip
+    )
+    return OuterTimes(
+        setup=setup,
+        gradient=timed.seconds["gradient"],
+        products=timed.seconds["products"],
+        num_products=timed.counts["products"],
+        line_search=timed.seconds["line search"],
+        candidates=timed.counts["line search"],
+        total=setup + seconds,
+    )
+
+
+def run(config: TrainConfig, repeats: int = 3, sync: bool = True) -> Report:
+    """Measures one meta-iteration of ``config`` (see the module's docstring).
+
+    Args:
+        config: A resolved RL config (a preset with overrides).
+        repeats: Repetitions of the measurements but the reference outer step's (the hand-written
+            outer steps, one product, the sampler, the floors' matmuls); the best counts.
+        sync: Also time sampling with Gymnasium's ``SyncVectorEnv`` (slow for MuJoCo families).
+    """
+    device = resolve_device(config.device)
+    clock = _Clock(device.type)
+    c = config
+    sampler = VectorSampler(c.env_id, c.env_kwargs, c.vectorization, device, c.sampler_chunk_envs)
+    torch.manual_seed(c.seed)
+    policy = GaussianMLPPolicy(sampler.obs_dim, sampler.act_dim, c.hidden_sizes, c.init_std).to(device)
+    params = policy.initial_params()
+    tasks = sampler.sample_tasks(c.meta_batch_size, task_rng(c.seed, TRAIN_TASKS, 1))
+    batched = task_batched(params, len(tasks))
+    sampler.sample(policy, batched, tasks, c.support_episodes, c.seed, 0, 0)  # builds the env
+
+    def process(batch: EpisodeBatch) -> EpisodeBatch:
+        return compute_advantages(batch, c.gamma, c.gae_lambda, c.baseline_reg)
+
+    phases: dict[str, float] = {}
+    current, supports, adapted = batched, [], []
+    for k in range(c.num_inner_steps):
+        phases[f"sampling, support {k}"], batch = clock(
+            lambda: sampler.sample(policy, current, tasks, c.support_episodes, c.seed, 1, k)
+        )
+        phases[f"advantages, support {k}"], batch = clock(lambda: process(batch))
+        phases[f"inner step {k}"], current = clock(
+            lambda: adapt(policy, current, [batch], [c.inner_lr], c.first_order, False)
+        )
+        supports.append(batch)
+        adapted.append(current)
+    phases["sampling, query"], query = clock(
+        lambda: sampler.sample(policy, current, tasks, c.query_episodes, c.seed, 1, QUERY_PHASE)
+    )
+    # The sampler's rate: best of `repeats` query samplings (fresh episodes, the same work).
+    sampling_s = min(
+        [phases["sampling, query"]]
+        + [clock(lambda: sampler.sample(policy, current, tasks, c.query_episodes, c.seed, 2 + r, QUERY_PHASE))[0]
+           for r in range(repeats - 1)]
+    )  # fmt: skip
+    phases["advantages, query"], query = clock(lambda: process(query))
+    sizes = [c.inner_lr] * c.num_inner_steps
+    old = adapted[-1] if adapted else None
+
+    def fast(fraction: float) -> Callable[[], TRPOProblem]:
+        chosen = hvp_tasks(c.seed, 1, len(tasks), fraction)
+        return lambda: GaussNewtonMAML(policy, params, adapted, supports, query, sizes, c.first_order, chosen)
+
+    def reference() -> TRPOProblem:
+        return AutogradProblem(MAMLObjective(policy, params, supports, query, sizes, c.first_order, old), params)
+
+    subsample = c.hvp_subsample if c.hvp_subsample < 1.0 else 0.25
+
+    step_kwargs = dict(
+        max_kl=c.max_kl, damping=c.cg_damping, cg_iterations=c.cg_iterations,
+        backtrack_ratio=c.backtrack_ratio, max_backtracks=c.max_backtracks,
+    )  # fmt: skip
+    generator = torch.Generator().manual_seed(0)
+    vector = torch.randn(sum(p.numel() for p in params.values()), generator=generator).to(device)
+    # The matmuls of one product and of a whole outer step, recorded once.
+    problem = fast(1.0)()
+    problem.loss_and_gradient()
+    hvp_calls = record_matmuls(lambda: problem.kl_hvp(vector))
+    outer_calls = record_matmuls(lambda: trpo_step(fast(1.0)(), params, **step_kwargs))  # type: ignore[arg-type]
+
+    def one_product(build: Callable[[], TRPOProblem]) -> float:
+        problem = build()
+        problem.loss_and_gradient()
+        problem.kl_hvp(vector)  # warm-up
+        return clock(lambda: problem.kl_hvp(vector))[0]
+
+    # Rounds of the fast measurements, each next to its floor: the machine's speed drifts by
+    # tens of percent over minutes, so a ratio is taken within a round, and the median of the
+    # rounds' ratios reported; times are the best of the rounds. The reference, several times
+    # slower, runs once.
+    rounds: dict[str, list[Any]] = {k: [] for k in ("gn", "sub", "hvp", "outer floor", "hvp floor")}
+    for _ in range(repeats):
+        rounds["gn"].append(_outer(fast(1.0), params, c, clock))
+        rounds["outer floor"].append(floor_seconds(outer_calls))
+        rounds["hvp"].append(one_product(fast(1.0)))
+        rounds["hvp floor"].append(floor_seconds(hvp_calls))
+        rounds["sub"].append(_outer(fast(subsample), params, c, clock))
+    outer = {
+        "gauss_newton": min(rounds["gn"], key=lambda t: t.total),
+        f"gauss_newton, hvp_subsample={subsample:g}": min(rounds["sub"], key=lambda t: t.total),
+        "double_backward": _outer(reference, params, c, clock),
+    }
+    one_hvp = {"gauss_newton": min(rounds["hvp"]), "double_backward": one_product(reference)}
+    floor_ratios = {
+        "outer": statistics.median(t.total / f[0] for t, f in zip(rounds["gn"], rounds["outer floor"])),
+        "hvp": statistics.median(t / f[0] for t, f in zip(rounds["hvp"], rounds["hvp floor"])),
+    }
+    hvp_floor = min(rounds["hvp floor"])
+    outer_floor = min(rounds["outer floor"])
+    # Evaluation: one gradient step of the test protocol (sample, advantages, adapt).
+    test_tasks = sampler.sample_tasks(c.eval_tasks, task_rng(c.test_seed, TEST_TASKS))
+    test_params = task_batched(params, len(test_tasks))
+    step_size = eval_step_sizes(c.inner_lr, c.eval_lr_decay, 1)[0]
+
+    def evaluation_step() -> None:
+        batch = process(sampler.sample(policy, test_params, test_tasks, c.eval_episodes, c.test_seed, 0, EVAL_PHASE))
+        with torch.enable_grad():
+            adapt(policy, test_params, [batch], [step_size], c.first_order, False)
+
+    phases["evaluation, per gradient step"], _ = clock(evaluation_step)
+    sampler.close()
+    # Sampling rates at the meta-batch's size: env steps per second.
+    steps = query.mask.shape[0] * len(tasks) * c.query_episodes
+    rates = {"sampler, batched": steps / sampling_s}
+    horizon = sampler.horizon
+    if sync and sampler.vectorization != "sync":
+        rows = dict(sampling.run(c.env_id, len(tasks), c.query_episodes, 1, ("sync",)))
+        rates["sampler, SyncVectorEnv"] = rows["sampler, sync"]
+    physics = sampling.physics_floor_steps_per_s(
+        c.env_id, len(tasks) * c.query_episodes, horizon, repeats, sampling.cpu_count()
+    )
+    if physics is not None:
+        rates["physics floor (mujoco.rollout)"] = physics
+    title = (
+        f"{c.env_id}: {len(tasks)} tasks x {c.support_episodes}+{c.query_episodes} episodes x "
+        f"{horizon} steps, policy {list(c.hidden_sizes)}, {device}, {torch.get_num_threads()} threads"
+    )
+    return Report(title, phases, outer, one_hvp, hvp_floor, outer_floor, floor_ratios, rates)
+
+
+def format_report(report: Report) -> str:
+    """The tables ``meta-rl bench`` prints."""
+    lines = [report.title, "", f"{'phase':52s} {'seconds':>9s}"]
+    for name, seconds in report.phases.items():
+        lines.append(f"{name:52s} {seconds:9.3f}")
+    for name, t in report.outer.items():
+        lines.append(f"{'outer step, ' + name:52s} {t.total:9.3f}")
+        lines.append(f"{'  setup (caches / graph of the old policy)':52s} {t.setup:9.3f}")
+        lines.append(f"{'  gradient':52s} {t.gradient:9.3f}")
+        lines.append(f"{f'  conjugate gradient ({t.num_products} products)':52s} {t.products:9.3f}")
+        lines.append(f"{f'  line search ({t.candidates} candidates)':52s} {t.line_search:9.3f}")
+    for name, seconds in report.one_hvp.items():
+        lines.append(f"{'one Hessian-vector product, ' + name:52s} {seconds:9.3f}")
+    sampling_total = sum(s for n, s in report.phases.items() if not n.startswith("evaluation"))
+    whole = {name: sampling_total + t.total for name, t in report.outer.items()}
+    for name, seconds in whole.items():
+        lines.append(f"{'whole iteration, ' + name:52s} {seconds:9.3f}")
+    floor_s, floor_flops = report.outer_floor
+    hvp_floor_s, hvp_flops = report.hvp_floor
+    lines.append(f"{'arithmetic floor of the outer step (gauss_newton)':52s} {floor_s:9.3f}")
+    lines.append(f"{'arithmetic floor of one product':52s} {hvp_floor_s:9.3f}")
+    gn, ref = report.outer["gauss_newton"], report.outer["double_backward"]
+    sub = next(t for n, t in report.outer.items() if "subsample" in n)
+    sub_name = next(n for n in report.outer if "subsample" in n)
+    ratios = [
+        ("one product: double_backward / gauss_newton", report.one_hvp["double_backward"] / report.one_hvp["gauss_newton"]),
+        ("outer step: double_backward / gauss_newton", ref.total / gn.total),
+        (f"outer step: double_backward / {sub_name}", ref.total / sub.total),
+        ("outer step (gauss_newton) / its arithmetic floor", report.floor_ratios["outer"]),
+        ("one product (gauss_newton) / its arithmetic floor", report.floor_ratios["hvp"]),
+        ("whole iteration: double_backward / gauss_newton", whole["double_backward"] / whole["gauss_newton"]),
+    ]  # fmt: skip
+    rates = report.sampling_rates
+    floor_rate = rates.get("physics floor (mujoco.rollout)")
+    if floor_rate:
+        ratios.append(("sampling: batched / physics floor", rates["sampler, batched"] / floor_rate))
+    if "sampler, SyncVectorEnv" in rates:
+        ratios.append(("sampling: batched / SyncVectorEnv", rates["sampler, batched"] / rates["sampler, SyncVectorEnv"]))
+    lines += ["", f"{'ratio':60s} {'value':>7s}"]
+    lines += [f"{name:60s} {value:7.2f}" for name, value in ratios]
+    lines += ["", f"{'rate':60s} {'value':>12s}"]
+    lines.append(f"{'floor matmuls of the outer step, GFLOP/s':60s} {floor_flops / floor_s / 1e9:12.1f}")
+    lines.append(f"{'outer step (gauss_newton), GFLOP/s of those matmuls':60s} {floor_flops / gn.total / 1e9:12.1f}")
+    lines.append(f"{'one product: GFLOP':60s} {hvp_flops / 1e9:12.2f}")
+    for name, rate in rates.items():
+        lines.append(f"{name + ', env steps/s':60s} {rate:12.0f}")
+    return "\n".join(lines)
