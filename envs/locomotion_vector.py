@@ -550,12 +550,18 @@ class LocomotionVectorEnv(VectorEnv):
         rewards = np.where(stepping, reward, 0.0)
 
         infos: dict[str, Any] = {}
+        any_reset = resetting.any()
         if stepping.any():
             step_info = {**template.info_from(sim.com, sim.velocity), **terms, "unstable": unstable}
             for key, value in step_info.items():
-                infos[key] = np.where(stepping, value, np.zeros((), dtype=np.asarray(value).dtype))
+                # Fresh arrays (the values may view the simulation's, which the next step changes).
+                infos[key] = (
+                    np.where(stepping, value, np.zeros((), dtype=np.asarray(value).dtype))
+                    if any_reset
+                    else np.array(value)
+                )
                 infos[f"_{key}"] = stepping.copy()
-        if resetting.any():
+        if any_reset:
             for key, value in template.reset_info_from(sim.com).items():
                 infos[key] = np.where(resetting, value, infos.get(key, 0.0))
                 infos[f"_{key}"] = infos.get(f"_{key}", False) | resetting

@@ -22,7 +22,7 @@ from agents.episodes import EpisodeBatch
 from agents.policy import Params, task_policy
 from envs.tasks import Task, missing_task_methods
 from meta_rl.errors import MetaRLError
-from meta_rl.seeding import episode_seeds
+from meta_rl.seeding import episode_seeds, noise_seeds
 
 
 DEFAULT_CHUNK_ENVS = 256
@@ -230,6 +230,7 @@ class VectorSampler:
             if value.shape[0] != num_tasks:
                 raise ValueError(f"params['{name}'] has {value.shape[0]} task rows for {num_tasks} tasks")
         seeds = episode_seeds(seed, iteration, phase, num_tasks, episodes)
+        noise = noise_seeds(seed, iteration, phase, num_tasks)
         shape = (self.horizon, num_tasks, episodes)
         buffers = _Buffers(
             observations=np.zeros((*shape, self.obs_dim), dtype=np.float32),
@@ -247,7 +248,9 @@ class VectorSampler:
             for start in range(0, num_tasks, per_chunk):
                 chunk = slice(start, min(start + per_chunk, num_tasks))
                 chunk_params = {name: value[chunk] for name, value in params.items()}
-                steps = self._run_chunk(policy, chunk_params, tasks[chunk], seeds[chunk], buffers, chunk)
+                steps = self._run_chunk(
+                    policy, chunk_params, tasks[chunk], seeds[chunk], noise[chunk], buffers, chunk
+                )
                 length = max(length, steps)
 
         def to_tensor(buf: np.ndarray) -> torch.Tensor:
@@ -266,24 +269,22 @@ class VectorSampler:
         params: Params,
         tasks: Sequence[Task],
         seeds: np.ndarray,
+        noise_seeds: np.ndarray,
         buffers: "_Buffers",
         chunk: slice,
     ) -> int:
         """Runs one chunk's episodes into its columns of ``buffers``; returns the steps taken."""
-        num_tasks, episodes = seeds.shape[:2]
+        num_tasks, episodes = seeds.shape
         n = num_tasks * episodes
         env = self._vector_env(n)
         _set_tasks(env, [task for task in tasks for _ in range(episodes)])
-        flat_seeds = seeds.reshape(n, 2)
-        # Action noise per episode from its own generator: independent of chunks and workers.
-        noise = torch.from_numpy(
-            np.stack(
-                [np.random.default_rng(int(s)).standard_normal((self.horizon, self.act_dim)) for s in flat_seeds[:, 1]],
-                axis=1,
-            ).astype(np.float32)
-        ).view(self.horizon, num_tasks, episodes, self.act_dim).to(self.device)
+        # Each task's noise from its own generator, episode after episode: independent of chunks
+        # and workers. [tasks, episodes, T, act] -> [T, tasks, episodes, act].
+        shape = (episodes, self.horizon, self.act_dim)
+        drawn = np.stack([np.random.default_rng(int(s)).standard_normal(shape, dtype=np.float32) for s in noise_seeds])
+        noise = torch.from_numpy(np.ascontiguousarray(drawn.transpose(2, 0, 1, 3))).to(self.device)
         policy_step = task_policy(policy, params)
-        obs, _ = env.reset(seed=[int(s) for s in flat_seeds[:, 0]])
+        obs, _ = env.reset(seed=[int(s) for s in seeds.reshape(n)])
         alive = np.ones(n, dtype=bool)
         for t in range(self.horizon):
             flat_obs = np.asarray(obs, dtype=np.float32).reshape(n, self.obs_dim)

@@ -13,6 +13,7 @@ import numpy as np
 TRAIN_TASKS = 0
 TEST_TASKS = 1
 EPISODES = 2
+NOISE = 4  # the action noise of a task's episodes
 HVP_TASKS = 3  # the tasks of an iteration whose data enter TRPO's curvature (hvp_subsample)
 
 # Phases within an iteration: support episodes for inner step k use phase k.
@@ -28,18 +29,33 @@ def task_rng(seed: int, stream: int, iteration: int = 0) -> np.random.Generator:
 def episode_seeds(
     seed: int, iteration: int, phase: int, num_tasks: int, num_episodes: int
 ) -> np.ndarray:
-    """Two 32-bit seeds per episode: one for the env's reset, one for the action noise.
+    """One 32-bit seed per episode, for the env's reset.
 
     Returns:
-        ``uint32`` array ``[num_tasks, num_episodes, 2]``; entry ``[i, j]`` depends only on
+        ``uint32`` array ``[num_tasks, num_episodes]``; entry ``[i, j]`` depends only on
         ``(seed, iteration, phase, i, j)``.
     """
-    out = np.empty((num_tasks, num_episodes, 2), dtype=np.uint32)
+    out = np.empty((num_tasks, num_episodes), dtype=np.uint32)
     for i in range(num_tasks):
         for j in range(num_episodes):
-            ss = np.random.SeedSequence([seed, EPISODES, iteration, phase, i, j])
-            out[i, j] = ss.generate_state(2)
+            out[i, j] = np.random.SeedSequence([seed, EPISODES, iteration, phase, i, j]).generate_state(1)[0]
     return out
+
+
+def noise_seeds(seed: int, iteration: int, phase: int, num_tasks: int) -> np.ndarray:
+    """One 32-bit seed per task for its episodes' action noise.
+
+    Task ``i``'s generator draws its episodes' noise episode after episode (``[episodes, T,
+    act_dim]``), so episode ``j``'s noise depends only on ``(seed, iteration, phase, i, j)``, not on
+    how many episodes follow it nor on which tasks are sampled together.
+
+    Returns:
+        ``uint32`` array ``[num_tasks]``.
+    """
+    return np.array(
+        [np.random.SeedSequence([seed, NOISE, iteration, phase, i]).generate_state(1)[0] for i in range(num_tasks)],
+        dtype=np.uint32,
+    )
 
 
 def hvp_tasks(seed: int, iteration: int, num_tasks: int, fraction: float) -> list[int]:
