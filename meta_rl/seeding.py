@@ -13,8 +13,10 @@ import numpy as np
 TRAIN_TASKS = 0
 TEST_TASKS = 1
 EPISODES = 2
-NOISE = 4  # the action noise of a task's episodes
-HVP_TASKS = 3  # the tasks of an iteration whose data enter TRPO's curvature (hvp_subsample)
+DATA = 3  # supervised runs: the training tasks' support and query examples, by iteration
+EVAL_DATA = 4  # supervised runs: the held-out tasks' examples
+HVP_TASKS = 5  # the tasks of an iteration whose data enter TRPO's curvature (hvp_subsample)
+NOISE = 6  # the action noise of a task's episodes
 
 # Phases within an iteration: support episodes for inner step k use phase k.
 QUERY_PHASE = 1000
