@@ -161,17 +161,19 @@ def linear_baseline_values(
     y = (returns * mask).double().transpose(0, 1).reshape(num_tasks, -1, 1)
     gram, target = x.transpose(1, 2) @ x, x.transpose(1, 2) @ y
     # The normal equations are tiny (dim x dim per task): solve them on the CPU, where lstsq
-    # handles rank-deficient systems on every device's tensors alike.
+    # handles rank-deficient systems on every device's tensors alike. With the SVD driver, as
+    # NumPy's lstsq that rllab called: the default QR driver (gelsy) gave different last bits
+    # from one call to the next on the same input (measured on HalfCheetah batches).
     gram, target = gram.cpu(), target.cpu()
     eye = torch.eye(dim, dtype=torch.float64)
     reg = torch.full((num_tasks, 1, 1), reg_coeff, dtype=torch.float64)
-    coeffs = torch.linalg.lstsq(gram + reg * eye, target).solution
+    coeffs = torch.linalg.lstsq(gram + reg * eye, target, driver="gelsd").solution
     for _ in range(max_tries - 1):
         bad = ~torch.isfinite(coeffs).all(dim=2).all(dim=1)
         if not bool(bad.any()):
             break
         reg = torch.where(bad.view(-1, 1, 1), reg * 10.0, reg)
-        coeffs = torch.linalg.lstsq(gram + reg * eye, target).solution
+        coeffs = torch.linalg.lstsq(gram + reg * eye, target, driver="gelsd").solution
     coeffs = coeffs.to(features.device)
     values = torch.einsum("tnef,nf->tne", features, coeffs.squeeze(-1))
     return values.to(returns.dtype) * mask
