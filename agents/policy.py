@@ -94,6 +94,23 @@ def mlp_parameter_names(policy: nn.Module) -> list[str]:
     return [*names, "log_std"]
 
 
+def task_mean_std(policy: nn.Module, params: Params, obs: Tensor) -> tuple[Tensor, Tensor]:
+    """Every task's action mean and standard deviation on its own observations, without autograd.
+
+    Args:
+        policy: The policy module (its structure only).
+        params: Per-task parameter values (leading task dimension).
+        obs: Observations ``[tasks, rows, obs_dim]``.
+
+    Returns:
+        Means ``[tasks, rows, act_dim]`` and standard deviations ``[tasks, 1, act_dim]``.
+    """
+    names = mlp_parameter_names(policy)
+    with torch.no_grad():
+        _, mean = mlp_passes.forward([params[n] for n in names[:-1]], obs)
+        return mean, params[names[-1]].exp().unsqueeze(1)
+
+
 def task_policy(policy: nn.Module, params: Params) -> Callable[[Tensor, Tensor], Tensor]:
     """Every task's action sampler ``(obs, noise) -> mean + std * noise``, without autograd.
 

@@ -113,7 +113,7 @@ def _raise_interrupt(signum: int, frame: object) -> None:
 
 def _train(args: argparse.Namespace) -> int:
     from meta_rl.config import load_config, make_config, preset_names
-    from meta_rl.runs import create_run, resume_run
+    from meta_rl.training import create_run, resume_run
 
     if args.list_presets:
         print("\n".join(preset_names()))
@@ -176,8 +176,8 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from meta_rl.evaluation import evaluate_run
-    from meta_rl.plotting import plot_results
+    from meta_rl.evaluation.plotting import plot_results
+    from meta_rl.training import evaluate_run
 
     if args.steps < 0:
         raise MetaRLError(f"--steps must not be negative, got {args.steps}")
@@ -215,8 +215,8 @@ def _print_summary(result: "EvaluationResult") -> None:  # noqa: F821
 
 def _oracle(args: argparse.Namespace) -> int:
     from meta_rl.config import load_config
-    from meta_rl.oracle import train_oracle
-    from meta_rl.plotting import plot_results
+    from meta_rl.evaluation.oracle import train_oracle
+    from meta_rl.evaluation.plotting import plot_results
 
     config = load_config(args.preset, args.overrides)
     if config.kind != "rl":
@@ -233,7 +233,7 @@ def _oracle(args: argparse.Namespace) -> int:
 
 def _plot(args: argparse.Namespace) -> int:
     from meta_rl.evaluation import EvaluationResult
-    from meta_rl.plotting import plot_results
+    from meta_rl.evaluation.plotting import plot_results
 
     results = [EvaluationResult.read(_resume_dir(path)) for path in args.results]
     plot_results(results, args.out, args.title)

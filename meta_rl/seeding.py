@@ -71,3 +71,12 @@ def hvp_tasks(seed: int, iteration: int, num_tasks: int, fraction: float) -> lis
         return list(range(num_tasks))
     rng = np.random.default_rng(np.random.SeedSequence([seed, HVP_TASKS, iteration]))
     return sorted(int(i) for i in rng.choice(num_tasks, size=count, replace=False))
+
+
+def data_rng(seed: int, iteration: int, evaluation: bool = False) -> np.random.Generator:
+    """Generator of a supervised run's examples: one training iteration's, or one evaluation's.
+
+    Training and evaluation draw from different streams even if ``seed == test_seed``.
+    """
+    stream = EVAL_DATA if evaluation else DATA
+    return np.random.default_rng(np.random.SeedSequence([seed, stream, iteration]))

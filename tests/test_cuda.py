@@ -14,7 +14,7 @@ import torch
 
 from agents.gauss_newton import GaussNewtonMAML
 from agents.trpo import conjugate_gradient
-from meta_rl.trainer import Trainer
+from meta_rl.training import RLTrainer
 from tests.conftest import tiny_config
 from tests.test_gauss_newton import _problem
 
@@ -74,7 +74,7 @@ def test_a_training_iteration_on_cuda_matches_the_cpu(tmp_path: Path) -> None:
     rows = {}
     for device in ["cpu", "cuda"]:
         config = tiny_config(iterations=1, eval_every=0, device=device)
-        Trainer.create(config, tmp_path / device, progress=False).train()
+        RLTrainer.create(config, tmp_path / device, progress=False).train()
         rows[device] = _first_row(tmp_path / device)
     for key, value in rows["cpu"].items():
         # float32 on two devices: the sampled actions differ in their last bits, and conjugate

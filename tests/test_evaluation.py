@@ -12,19 +12,14 @@ import torch
 
 from envs.navigation import NavigationTask
 from envs.tasks import Task
-from meta_rl.checkpoint import load_checkpoint
+from meta_rl.training.checkpoint import load_checkpoint
 from meta_rl.cli import main
-from meta_rl.evaluation import (
-    AdaptedPolicy,
-    EvaluationResult,
-    adaptation_returns,
-    evaluate_run,
-)
-from meta_rl.oracle import TaskInObservation, task_features, train_oracle
-from meta_rl.plotting import plot_results
+from meta_rl.evaluation import AdaptedPolicy, EvaluationResult
+from meta_rl.evaluation.oracle import TaskInObservation, task_features, train_oracle
+from meta_rl.evaluation.plotting import plot_results
 from meta_rl.seeding import TEST_TASKS, TRAIN_TASKS, task_rng
-from meta_rl.stats import bootstrap_ci, standard_error, summarize
-from meta_rl.trainer import Trainer
+from meta_rl.evaluation.stats import bootstrap_ci, standard_error, summarize
+from meta_rl.training import RLTrainer, evaluate_run
 from tests.conftest import tiny_config
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -66,24 +61,23 @@ def test_bootstrap_matches_the_normal_interval_on_a_large_sample() -> None:
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     run = tmp_path_factory.mktemp("runs") / "maml"
-    Trainer.create(tiny_config(iterations=2), run, progress=False).train()
+    RLTrainer.create(tiny_config(iterations=2), run, progress=False).train()
     return run
 
 
 def test_protocol_uses_fresh_episodes_and_held_out_tasks(trained_run: Path) -> None:
     config = tiny_config(iterations=2)
-    trainer = Trainer(config, trained_run, load_checkpoint(trained_run / "checkpoint.pt"), False)
+    trainer = RLTrainer(config, trained_run, load_checkpoint(trained_run / "checkpoint.pt"), False)
     tasks = trainer.sampler.sample_tasks(4, task_rng(config.test_seed, TEST_TASKS))
-    batches: list = []
-    values, adapted = adaptation_returns(
-        trainer.sampler, trainer.policy, trainer.params, tasks, config, 3, 2, config.test_seed, 7,
-        on_batch=lambda k, b: batches.append(b),
-    )  # fmt: skip
+    values, batches = trainer.adaptation_returns(
+        trainer.params, tasks, [0.5, 0.25, 0.25], episodes=2, seed=config.test_seed, iteration=7
+    )
     assert values.shape == (4, 4) and len(batches) == 4
     for i in range(4):
         for j in range(i + 1, 4):
             assert not torch.equal(batches[i].actions, batches[j].actions)
-    assert adapted["log_std"].shape == (4, 2)
+    for k, batch in enumerate(batches):
+        np.testing.assert_allclose(values[k], batch.episode_returns().mean(1).numpy(), rtol=1e-6)
     training_goals = {
         t.goal
         for it in range(1, config.iterations + 1)
@@ -138,7 +132,7 @@ def test_plot_of_a_folder_without_results_is_one_line(tmp_path: Path, capsys: py
 # ------------------------------------------------------------------------------------ baselines
 def test_random_baseline_is_a_run_of_zero_iterations(tmp_path: Path) -> None:
     config = tiny_config(iterations=0)
-    trainer = Trainer.create(config, tmp_path / "random", progress=False)
+    trainer = RLTrainer.create(config, tmp_path / "random", progress=False)
     initial = {k: v.clone() for k, v in trainer.params.items()}
     assert trainer.train()
     state = load_checkpoint(tmp_path / "random" / "checkpoint.pt")
@@ -148,7 +142,7 @@ def test_random_baseline_is_a_run_of_zero_iterations(tmp_path: Path) -> None:
 
 def test_pretrained_baseline_trains_without_an_inner_step(tmp_path: Path) -> None:
     config = tiny_config(iterations=2, num_inner_steps=0)
-    Trainer.create(config, tmp_path / "pre", progress=False).train()
+    RLTrainer.create(config, tmp_path / "pre", progress=False).train()
     text = (tmp_path / "pre" / "metrics.csv").read_text().splitlines()
     header = text[0].split(",")
     assert "train/return_step_0" in header and "train/return_step_1" not in header
@@ -182,7 +176,7 @@ def test_oracle_trains_and_evaluates_on_the_test_tasks(tmp_path: Path) -> None:
 def test_adapted_policy_works_with_sb3_evaluate_policy(trained_run: Path) -> None:
     from stable_baselines3.common.evaluation import evaluate_policy
 
-    trainer = Trainer(tiny_config(iterations=2), trained_run, load_checkpoint(trained_run / "checkpoint.pt"), False)
+    trainer = RLTrainer(tiny_config(iterations=2), trained_run, load_checkpoint(trained_run / "checkpoint.pt"), False)
     task = NavigationTask(goal=(0.3, 0.1))
     predictor = AdaptedPolicy(trainer.policy, trainer.params, trainer.sampler.scale_actions)
     env = gym.make("MetaRL/Navigation2D-v0")

@@ -21,7 +21,7 @@ from agents.policy import GaussianMLPPolicy
 from envs.locomotion import DirectionTask, GoalPositionTask, GoalVelocityTask
 from envs.tasks import Task, missing_task_methods
 from meta_rl.config import load_config
-from meta_rl.sampler import VectorSampler
+from meta_rl.sampling import VectorSampler
 
 ASSETS = Path(gymnasium.envs.mujoco.__file__).parent / "assets"
 CHEETAH_VEL, CHEETAH_DIR = "MetaRL/HalfCheetahVel-v0", "MetaRL/HalfCheetahDir-v0"

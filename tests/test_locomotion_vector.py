@@ -26,7 +26,7 @@ from envs.locomotion_vector import (
     LocomotionVectorEnv,
     batch_model,
 )
-from meta_rl.sampler import VectorSampler
+from meta_rl.sampling import VectorSampler
 
 CHEETAH_VEL, CHEETAH_DIR = "MetaRL/HalfCheetahVel-v0", "MetaRL/HalfCheetahDir-v0"
 ANT_VEL, ANT_DIR, ANT_GOAL = "MetaRL/AntVel-v0", "MetaRL/AntDir-v0", "MetaRL/AntGoal-v0"

@@ -146,7 +146,7 @@ def test_advantages_are_the_same_on_every_call() -> None:
 
     from agents.maml import task_batched
     from agents.policy import GaussianMLPPolicy
-    from meta_rl.sampler import VectorSampler
+    from meta_rl.sampling import VectorSampler
 
     sampler = VectorSampler("MetaRL/HalfCheetahVel-v0")
     torch.manual_seed(0)

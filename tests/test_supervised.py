@@ -16,11 +16,11 @@ from agents.supervised import (
     adapt_supervised,
     task_losses,
 )
-from meta_rl.checkpoint import load_checkpoint
+from meta_rl.training.checkpoint import load_checkpoint
 from meta_rl.cli import main
 from meta_rl.config import ConfigError, load_config, make_config
 from meta_rl.evaluation import EvaluationResult
-from meta_rl.runs import create_run, resume_run
+from meta_rl.training import create_run, resume_run
 from tests.test_supervised_envs import _write_omniglot
 
 torch.set_default_dtype(torch.float32)
@@ -189,7 +189,7 @@ def test_omniglot_presets_need_the_folder(tmp_path: Path, capsys: pytest.Capture
 def test_supervised_interrupt_between_log_and_commit_resumes_exactly(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from meta_rl.supervised import SupervisedTrainer
+    from meta_rl.training.supervised import SupervisedTrainer
 
     config = tiny_supervised(iterations=3, eval_every=1, checkpoint_every=10)
     create_run(config, tmp_path / "full", progress=False).train()
@@ -216,7 +216,8 @@ def test_supervised_interrupt_between_log_and_commit_resumes_exactly(
 
 def test_logged_step_zero_loss_is_the_model_before_the_update(tmp_path: Path) -> None:
     from meta_rl.seeding import TRAIN_TASKS, task_rng
-    from meta_rl.supervised import data_rng, draw_sets
+    from meta_rl.seeding import data_rng
+    from meta_rl.training.supervised import draw_sets
 
     config = tiny_supervised(iterations=1, num_inner_steps=0, eval_every=0)
     trainer = create_run(config, tmp_path / "r", progress=False)

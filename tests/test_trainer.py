@@ -14,12 +14,12 @@ import yaml
 from agents.maml import task_batched
 from agents.policy import GaussianMLPPolicy
 from envs.tasks import Task
-from meta_rl.checkpoint import load_checkpoint
+from meta_rl.training.checkpoint import load_checkpoint
 from meta_rl.cli import main
 from meta_rl.config import read_config
 from meta_rl.errors import MetaRLError
-from meta_rl.sampler import VectorSampler
-from meta_rl.trainer import Trainer
+from meta_rl.sampling import VectorSampler
+from meta_rl.training import RLTrainer
 from tests.conftest import tiny_config
 
 
@@ -35,7 +35,7 @@ def without_times(rows: list[dict[str, str]]) -> list[dict[str, str]]:
 def test_run_folder_contents(tmp_path: Path) -> None:
     config = tiny_config()
     run = tmp_path / "run"
-    assert Trainer.create(config, run, progress=False).train()
+    assert RLTrainer.create(config, run, progress=False).train()
     assert read_config(run / "config.yaml") == config
     assert list(run.glob("events.out.tfevents.*"))
     rows = read_rows(run)
@@ -53,9 +53,9 @@ def test_run_folder_contents(tmp_path: Path) -> None:
 
 def test_resumed_run_equals_uninterrupted_run(tmp_path: Path) -> None:
     full, split = tmp_path / "full", tmp_path / "split"
-    Trainer.create(tiny_config(iterations=4), full, progress=False).train()
-    Trainer.create(tiny_config(iterations=2), split, progress=False).train()
-    Trainer.resume(split, iterations=4, progress=False).train()
+    RLTrainer.create(tiny_config(iterations=4), full, progress=False).train()
+    RLTrainer.create(tiny_config(iterations=2), split, progress=False).train()
+    RLTrainer.resume(split, iterations=4, progress=False).train()
     a, b = load_checkpoint(full / "checkpoint.pt"), load_checkpoint(split / "checkpoint.pt")
     for name, value in a["params"].items():
         assert torch.equal(value, b["params"][name]), name
@@ -68,20 +68,20 @@ def test_ctrl_c_saves_and_resume_continues_exactly(
 ) -> None:
     full, cut = tmp_path / "full", tmp_path / "cut"
     config = tiny_config(iterations=4, checkpoint_every=10)
-    Trainer.create(config, full, progress=False).train()
-    original = Trainer.run_iteration
+    RLTrainer.create(config, full, progress=False).train()
+    original = RLTrainer.run_iteration
 
-    def interrupted(self: Trainer, iteration: int):  # type: ignore[no-untyped-def]
+    def interrupted(self: RLTrainer, iteration: int):  # type: ignore[no-untyped-def]
         if iteration == 3:
             raise KeyboardInterrupt
         return original(self, iteration)
 
-    monkeypatch.setattr(Trainer, "run_iteration", interrupted)
-    trainer = Trainer.create(config, cut, progress=False)
+    monkeypatch.setattr(RLTrainer, "run_iteration", interrupted)
+    trainer = RLTrainer.create(config, cut, progress=False)
     assert trainer.train() is False
     assert load_checkpoint(cut / "checkpoint.pt")["iteration"] == 2
-    monkeypatch.setattr(Trainer, "run_iteration", original)
-    Trainer.resume(cut, progress=False).train()
+    monkeypatch.setattr(RLTrainer, "run_iteration", original)
+    RLTrainer.resume(cut, progress=False).train()
     a, b = load_checkpoint(full / "checkpoint.pt"), load_checkpoint(cut / "checkpoint.pt")
     assert all(torch.equal(v, b["params"][k]) for k, v in a["params"].items())
     assert without_times(read_rows(full)) == without_times(read_rows(cut))
@@ -90,7 +90,7 @@ def test_ctrl_c_saves_and_resume_continues_exactly(
 def test_same_seed_same_numbers_and_different_seed_different(tmp_path: Path) -> None:
     runs = {}
     for name, seed in [("a", 0), ("b", 0), ("c", 1)]:
-        Trainer.create(tiny_config(iterations=1, seed=seed), tmp_path / name, progress=False).train()
+        RLTrainer.create(tiny_config(iterations=1, seed=seed), tmp_path / name, progress=False).train()
         runs[name] = without_times(read_rows(tmp_path / name))
     assert runs["a"] == runs["b"] and runs["a"] != runs["c"]
 
@@ -131,7 +131,7 @@ def test_outer_step_methods_build_the_same_problem(
 ) -> None:
     """The trainer's outer problem: the same gradient and curvature by hand and by autograd,
     for all tasks and for a subsample (whose products differ from the full ones)."""
-    import meta_rl.trainer as trainer_module
+    import meta_rl.training.rl as trainer_module
 
     problems = {}
     real_step = trainer_module.trpo_step
@@ -145,7 +145,7 @@ def test_outer_step_methods_build_the_same_problem(
             return real_step(problem, params, **kwargs)
 
         monkeypatch.setattr(trainer_module, "trpo_step", spy)
-        Trainer.create(tiny_config(iterations=1, eval_every=0, **changes), tmp_path / name, progress=False).train()
+        RLTrainer.create(tiny_config(iterations=1, eval_every=0, **changes), tmp_path / name, progress=False).train()
     vector = torch.randn(problems["gauss_newton"].loss_and_gradient()[1].numel(), generator=torch.Generator().manual_seed(0))
     # float32: the two ways agree to rounding (float64 tests: 1e-10, tests/test_gauss_newton.py).
     for fast, reference in [("gauss_newton", "double_backward"), ("subsampled", "subsampled_reference")]:
@@ -165,7 +165,7 @@ def test_non_empty_run_folder_is_refused(tmp_path: Path) -> None:
     run.mkdir()
     (run / "keep.txt").write_text("mine")
     with pytest.raises(MetaRLError, match="not empty"):
-        Trainer.create(tiny_config(), run, progress=False)
+        RLTrainer.create(tiny_config(), run, progress=False)
     assert (run / "keep.txt").read_text() == "mine"
 
 
@@ -201,7 +201,7 @@ def test_cpu_device_errors_clearly_without_cuda(tmp_path: Path) -> None:
     if torch.cuda.is_available():
         pytest.skip("CUDA is available here")
     with pytest.raises(MetaRLError, match="CUDA is not available"):
-        Trainer.create(tiny_config(device="cuda"), tmp_path / "r", progress=False)
+        RLTrainer.create(tiny_config(device="cuda"), tmp_path / "r", progress=False)
 
 
 def test_meta_training_improves_adapted_returns(tmp_path: Path) -> None:
@@ -212,7 +212,7 @@ def test_meta_training_improves_adapted_returns(tmp_path: Path) -> None:
         checkpoint_every=6,
     )  # fmt: skip
     run = tmp_path / "run"
-    Trainer.create(config, run, progress=False).train()
+    RLTrainer.create(config, run, progress=False).train()
     rows = read_rows(run)
     start, end = float(rows[0]["eval/return_step_1"]), float(rows[-1]["eval/return_step_1"])
     assert end > start + 10.0, (start, end)
@@ -225,18 +225,18 @@ def test_interrupts_anywhere_resume_exactly(
 ) -> None:
     config = tiny_config(iterations=3, eval_every=1, checkpoint_every=10)
     full, cut = tmp_path / "full", tmp_path / "cut"
-    Trainer.create(config, full, progress=False).train()
-    originals = {name: getattr(Trainer, name) for name in ["evaluate", "run_iteration", "commit"]}
+    RLTrainer.create(config, full, progress=False).train()
+    originals = {name: getattr(RLTrainer, name) for name in ["evaluate", "run_iteration", "commit"]}
     fired = []
 
     def trap(name: str, when):  # type: ignore[no-untyped-def]
-        def wrapper(self: Trainer, *args):  # type: ignore[no-untyped-def]
+        def wrapper(self: RLTrainer, *args):  # type: ignore[no-untyped-def]
             if not fired and when(*args):
                 fired.append(name)
                 raise KeyboardInterrupt
             return originals[name](self, *args)
 
-        monkeypatch.setattr(Trainer, name, wrapper)
+        monkeypatch.setattr(RLTrainer, name, wrapper)
 
     if where == "eval0":
         trap("evaluate", lambda iteration, state: iteration == 0)
@@ -244,20 +244,20 @@ def test_interrupts_anywhere_resume_exactly(
         trap("run_iteration", lambda iteration: iteration == 1)
     else:
         trap("commit", lambda state: state.iteration == 2)
-    assert Trainer.create(config, cut, progress=False).train() is False
+    assert RLTrainer.create(config, cut, progress=False).train() is False
     assert fired
     for name, fn in originals.items():
-        monkeypatch.setattr(Trainer, name, fn)
-    Trainer.resume(cut, progress=False).train()
+        monkeypatch.setattr(RLTrainer, name, fn)
+    RLTrainer.resume(cut, progress=False).train()
     a, b = load_checkpoint(full / "checkpoint.pt"), load_checkpoint(cut / "checkpoint.pt")
     assert all(torch.equal(v, b["params"][k]) for k, v in a["params"].items())
     assert without_times(read_rows(full)) == without_times(read_rows(cut))
 
 
 def test_a_new_run_folder_is_resumable_at_once(tmp_path: Path) -> None:
-    Trainer.create(tiny_config(), tmp_path / "r", progress=False)  # never trained
+    RLTrainer.create(tiny_config(), tmp_path / "r", progress=False)  # never trained
     assert load_checkpoint(tmp_path / "r" / "checkpoint.pt")["iteration"] == 0
-    assert Trainer.resume(tmp_path / "r", progress=False).train()
+    assert RLTrainer.resume(tmp_path / "r", progress=False).train()
 
 
 @pytest.mark.parametrize(
@@ -282,12 +282,12 @@ def test_user_mistakes_are_one_line_and_write_nothing(
 def test_run_dir_that_is_a_file_and_a_corrupt_checkpoint(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("x")
     with pytest.raises(MetaRLError, match="is a file"):
-        Trainer.create(tiny_config(), tmp_path / "file", progress=False)
+        RLTrainer.create(tiny_config(), tmp_path / "file", progress=False)
     run = tmp_path / "run"
     run.mkdir()
     (run / "checkpoint.pt").write_bytes(b"not a checkpoint at all")
     with pytest.raises(MetaRLError, match="cannot read checkpoint"):
-        Trainer.resume(run, progress=False)
+        RLTrainer.resume(run, progress=False)
 
 
 def test_sampler_stores_unclipped_actions_and_steps_clipped_scaled_ones() -> None:
@@ -328,4 +328,4 @@ def test_sigterm_checkpoints_and_exits_like_ctrl_c(tmp_path: Path) -> None:
     assert "checkpoint saved" in err and "Traceback" not in err
     state = load_checkpoint(run / "checkpoint.pt")
     assert state["iteration"] >= 2
-    assert Trainer.resume(run, iterations=state["iteration"] + 1, progress=False).train()
+    assert RLTrainer.resume(run, iterations=state["iteration"] + 1, progress=False).train()

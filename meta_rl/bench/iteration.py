@@ -14,22 +14,20 @@ from __future__ import annotations
 import dataclasses
 import statistics
 import time
+from pathlib import Path
 from typing import Any, Callable
 
 import torch
 
-from agents.episodes import EpisodeBatch, compute_advantages
-from agents.gauss_newton import GaussNewtonMAML
-from agents.maml import MAMLObjective, adapt, task_batched
-from agents.policy import GaussianMLPPolicy, Params
-from agents.trpo import AutogradProblem, TRPOProblem, trpo_step
+from agents.maml import adapt, task_batched
+from agents.policy import Params
+from agents.trpo import TRPOProblem, trpo_step
 from meta_rl.bench import sampling
 from meta_rl.bench.floor import floor_seconds, record_matmuls, synchronize
 from meta_rl.config import TrainConfig
 from meta_rl.evaluation import eval_step_sizes
-from meta_rl.loop import resolve_device
-from meta_rl.sampler import VectorSampler
-from meta_rl.seeding import EVAL_PHASE, QUERY_PHASE, TEST_TASKS, TRAIN_TASKS, hvp_tasks, task_rng
+from meta_rl.seeding import EVAL_PHASE, QUERY_PHASE, TRAIN_TASKS, task_rng
+from meta_rl.training.rl import RLTrainer, outer_problem
 
 
 class _Clock:
@@ -132,48 +130,31 @@ def run(config: TrainConfig, repeats: int = 3, sync: bool = True) -> Report:
             outer steps, one product, the sampler, the floors' matmuls); the best counts.
         sync: Also time sampling with Gymnasium's ``SyncVectorEnv`` (slow for MuJoCo families).
     """
-    device = resolve_device(config.device)
-    clock = _Clock(device.type)
     c = config
-    sampler = VectorSampler(c.env_id, c.env_kwargs, c.vectorization, device, c.sampler_chunk_envs)
-    torch.manual_seed(c.seed)
-    policy = GaussianMLPPolicy(sampler.obs_dim, sampler.act_dim, c.hidden_sizes, c.init_std).to(device)
-    params = policy.initial_params()
+    # The trainer lends its sampler, policy and loop; no run folder is written.
+    trainer = RLTrainer(c, Path("bench"), None, progress=False)
+    device, sampler, policy = trainer.device, trainer.sampler, trainer.policy
+    clock = _Clock(device.type)
+    params = trainer.params
     tasks = sampler.sample_tasks(c.meta_batch_size, task_rng(c.seed, TRAIN_TASKS, 1))
-    batched = task_batched(params, len(tasks))
-    sampler.sample(policy, batched, tasks, c.support_episodes, c.seed, 0, 0)  # builds the env
+    sampler.sample(policy, task_batched(params, len(tasks)), tasks, c.support_episodes, c.seed, 0, 0)  # builds the env
+    seconds: dict[str, float] = {}
+    K = c.num_inner_steps
+    batches, visited = trainer.rollouts(
+        params, tasks, episodes=[c.support_episodes] * K + [c.query_episodes], step_sizes=[c.inner_lr] * K,
+        seed=c.seed, iteration=1, phases=[*range(K), QUERY_PHASE], seconds=seconds,
+    )  # fmt: skip
+    phases = {"sampling (support and query)": seconds["sampling"], "advantages and inner steps": seconds["adapting"]}
+    adapted, supports, query, current = visited[1:], batches[:-1], batches[-1], visited[-1]
 
-    def process(batch: EpisodeBatch) -> EpisodeBatch:
-        return compute_advantages(batch, c.gamma, c.gae_lambda, c.baseline_reg)
+    def problem_of(**changes: Any) -> Callable[[], TRPOProblem]:
+        variant = dataclasses.replace(c, **changes)
+        return lambda: outer_problem(variant, policy, 1, params, adapted, supports, query)
 
-    phases: dict[str, float] = {}
-    current, supports, adapted = batched, [], []
-    for k in range(c.num_inner_steps):
-        phases[f"sampling, support {k}"], batch = clock(
-            lambda: sampler.sample(policy, current, tasks, c.support_episodes, c.seed, 1, k)
-        )
-        phases[f"advantages, support {k}"], batch = clock(lambda: process(batch))
-        phases[f"inner step {k}"], current = clock(
-            lambda: adapt(policy, current, [batch], [c.inner_lr], c.first_order, False)
-        )
-        supports.append(batch)
-        adapted.append(current)
-    phases["sampling, query"], query = clock(
-        lambda: sampler.sample(policy, current, tasks, c.query_episodes, c.seed, 1, QUERY_PHASE)
-    )
-    phases["advantages, query"], query = clock(lambda: process(query))
-    sizes = [c.inner_lr] * c.num_inner_steps
-    old = adapted[-1] if adapted else None
-
-    def fast(fraction: float) -> Callable[[], TRPOProblem]:
-        chosen = hvp_tasks(c.seed, 1, len(tasks), fraction)
-        return lambda: GaussNewtonMAML(policy, params, adapted, supports, query, sizes, c.first_order, chosen)
-
-    def reference() -> TRPOProblem:
-        return AutogradProblem(MAMLObjective(policy, params, supports, query, sizes, c.first_order, old), params)
-
+    fast = problem_of(hvp="gauss_newton", hvp_subsample=1.0)
+    reference = problem_of(hvp="double_backward", hvp_subsample=1.0)
     subsample = c.hvp_subsample if c.hvp_subsample < 1.0 else 0.25
-
+    fast_subsample = problem_of(hvp="gauss_newton", hvp_subsample=subsample)
     step_kwargs = dict(
         max_kl=c.max_kl, damping=c.cg_damping, cg_iterations=c.cg_iterations,
         backtrack_ratio=c.backtrack_ratio, max_backtracks=c.max_backtracks,
@@ -181,10 +162,10 @@ def run(config: TrainConfig, repeats: int = 3, sync: bool = True) -> Report:
     generator = torch.Generator().manual_seed(0)
     vector = torch.randn(sum(p.numel() for p in params.values()), generator=generator).to(device)
     # The matmuls of one product and of a whole outer step, recorded once.
-    problem = fast(1.0)()
+    problem = fast()
     problem.loss_and_gradient()
     hvp_calls = record_matmuls(lambda: problem.kl_hvp(vector))
-    outer_calls = record_matmuls(lambda: trpo_step(fast(1.0)(), params, **step_kwargs))  # type: ignore[arg-type]
+    outer_calls = record_matmuls(lambda: trpo_step(fast(), params, **step_kwargs))  # type: ignore[arg-type]
 
     def one_product(build: Callable[[], TRPOProblem]) -> float:
         problem = build()
@@ -198,11 +179,11 @@ def run(config: TrainConfig, repeats: int = 3, sync: bool = True) -> Report:
     # slower, runs once.
     rounds: dict[str, list[Any]] = {k: [] for k in ("gn", "sub", "hvp", "outer floor", "hvp floor")}
     for _ in range(repeats):
-        rounds["gn"].append(_outer(fast(1.0), params, c, clock))
+        rounds["gn"].append(_outer(fast, params, c, clock))
         rounds["outer floor"].append(floor_seconds(outer_calls))
-        rounds["hvp"].append(one_product(fast(1.0)))
+        rounds["hvp"].append(one_product(fast))
         rounds["hvp floor"].append(floor_seconds(hvp_calls))
-        rounds["sub"].append(_outer(fast(subsample), params, c, clock))
+        rounds["sub"].append(_outer(fast_subsample, params, c, clock))
     outer = {
         "gauss_newton": min(rounds["gn"], key=lambda t: t.total),
         f"gauss_newton, hvp_subsample={subsample:g}": min(rounds["sub"], key=lambda t: t.total),
@@ -216,14 +197,16 @@ def run(config: TrainConfig, repeats: int = 3, sync: bool = True) -> Report:
     hvp_floor = min(rounds["hvp floor"])
     outer_floor = min(rounds["outer floor"])
     # Evaluation: one gradient step of the test protocol (sample, advantages, adapt).
-    test_tasks = sampler.sample_tasks(c.eval_tasks, task_rng(c.test_seed, TEST_TASKS))
-    test_params = task_batched(params, len(test_tasks))
     step_size = eval_step_sizes(c.inner_lr, c.eval_lr_decay, 1)[0]
+    test_params = task_batched(params, len(trainer.test_tasks))
 
     def evaluation_step() -> None:
-        batch = process(sampler.sample(policy, test_params, test_tasks, c.eval_episodes, c.test_seed, 0, EVAL_PHASE))
+        batches, _ = trainer.rollouts(
+            params, trainer.test_tasks, episodes=[c.eval_episodes], step_sizes=[], seed=c.test_seed,
+            iteration=0, phases=[EVAL_PHASE],
+        )  # fmt: skip
         with torch.enable_grad():
-            adapt(policy, test_params, [batch], [step_size], c.first_order, False)
+            adapt(policy, test_params, batches, [step_size], first_order=c.first_order, create_graph=False)
 
     phases["evaluation, per gradient step"], _ = clock(evaluation_step)
     # Sampling rates at the meta-batch's size, env steps per second: rounds of the sampler (fresh
@@ -239,7 +222,7 @@ def run(config: TrainConfig, repeats: int = 3, sync: bool = True) -> Report:
         floor_rates.append(
             sampling.physics_floor_steps_per_s(c.env_id, len(tasks) * c.query_episodes, horizon, 1, sampling.cpu_count())
         )
-    sampler.close()
+    trainer.close()
     rates = {"sampler, batched": max(sampler_rates)}
     if floor_rates[0] is not None:
         rates["physics floor (mujoco.rollout)"] = max(floor_rates)

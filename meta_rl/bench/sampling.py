@@ -26,7 +26,7 @@ from mujoco import rollout
 
 from agents.maml import task_batched
 from agents.policy import GaussianMLPPolicy
-from meta_rl.sampler import VectorSampler
+from meta_rl.sampling import VectorSampler
 
 MODES = ("vector_entry_point", "sync", "async")
 

@@ -16,40 +16,23 @@ import abc
 import dataclasses
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
 from agents.policy import Params
-from meta_rl.checkpoint import load_checkpoint, save_checkpoint
 from meta_rl.config import AnyConfig, config_from_dict, make_config, save_config
+from meta_rl.device import resolve_device
 from meta_rl.errors import MetaRLError
-from meta_rl.logger import RunLogger
+from meta_rl.evaluation import EvaluationResult
+from meta_rl.training.checkpoint import load_checkpoint, save_checkpoint
+from meta_rl.training.logger import RunLogger
 
 CHECKPOINT_NAME = "checkpoint.pt"
 CONFIG_NAME = "config.yaml"
 TASKS_NAME = "tasks.json"
-
-
-def resolve_device(name: str) -> torch.device:
-    """``torch.device(name)``, with a clear error where that device is not available."""
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise MetaRLError(f"unknown device '{name}'") from None
-    if device.type not in ("cpu", "cuda"):
-        # Other backends (mps, xpu, ...) may work but are untested; "meta" holds no data.
-        raise MetaRLError(f"device '{name}' is not supported: use cpu or cuda[:N]")
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise MetaRLError(f"device '{name}' requested but CUDA is not available")
-    if device.type == "cuda" and device.index is not None:
-        if device.index >= torch.cuda.device_count():
-            raise MetaRLError(
-                f"device '{name}' requested but only {torch.cuda.device_count()} GPUs exist"
-            )
-    return device
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,8 +54,8 @@ class TrainState:
 class MetaTrainer(abc.ABC):
     """The run folder and the training loop of one kind of meta-training run.
 
-    Use :meth:`create` for a new run and :meth:`resume` (or ``meta_rl.runs.resume_run``, which
-    picks the kind) to continue one.
+    Use :meth:`create` for a new run and :meth:`resume` (or ``meta_rl.training.resume_run``,
+    which picks the kind) to continue one.
 
     Args:
         config: The resolved config.
@@ -108,6 +91,18 @@ class MetaTrainer(abc.ABC):
     @abc.abstractmethod
     def evaluate(self, iteration: int, state: TrainState) -> dict[str, float]:
         """Metrics on the held-out test tasks for ``state``; sets ``self.last_eval``."""
+
+    @abc.abstractmethod
+    def evaluate_protocol(
+        self,
+        steps: int,
+        num_tasks: int | None = None,
+        episodes: int | None = None,
+        seed: int | None = None,
+        step_sizes: Sequence[float] | None = None,
+        label: str | None = None,
+    ) -> EvaluationResult:
+        """``meta-rl evaluate``: the metric after 0..``steps`` steps on held-out tasks."""
 
     @abc.abstractmethod
     def task_record(self) -> dict[str, Any]:

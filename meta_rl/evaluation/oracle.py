@@ -20,9 +20,9 @@ from torch import nn
 from envs.tasks import Task, task_to_dict
 from meta_rl.config import TrainConfig
 from meta_rl.errors import MetaRLError
-from meta_rl.evaluation import EvaluationResult
-from meta_rl.loop import resolve_device
-from meta_rl.sampler import make_env
+from meta_rl.device import resolve_device
+from meta_rl.evaluation.result import EvaluationResult
+from meta_rl.sampling import make_env
 from meta_rl.seeding import TEST_TASKS, TRAIN_TASKS, task_rng
 
 

@@ -33,13 +33,10 @@ from agents.supervised import (
 from envs.tasks import task_to_dict
 from meta_rl.config import SupervisedConfig
 from meta_rl.errors import MetaRLError
-from meta_rl.evaluation import EvaluationResult
-from meta_rl.loop import MetaTrainer, TrainState
-from meta_rl.seeding import TEST_TASKS, TRAIN_TASKS, task_rng
+from meta_rl.evaluation import EVALUATE_ITERATION, EvaluationResult, adaptation_curve
+from meta_rl.seeding import TEST_TASKS, TRAIN_TASKS, data_rng, task_rng
+from meta_rl.training.base import MetaTrainer, TrainState
 
-DATA_STREAM = 3  # where training support and query examples are drawn from (by iteration)
-EVAL_DATA_STREAM = 4  # where the held-out tasks' examples are drawn from
-EVALUATE_ITERATION = 1_000_000_000
 EVAL_CHUNK = 100  # test tasks adapted at once: bounds memory for the conv network
 
 
@@ -57,15 +54,6 @@ def make_family(config: SupervisedConfig, split: str) -> Any:
         )
     except (OSError, ValueError) as exc:
         raise MetaRLError(f"{config.family}: {exc}") from None
-
-
-def data_rng(seed: int, iteration: int, evaluation: bool = False) -> np.random.Generator:
-    """Generator of the examples of one training iteration, or of one evaluation.
-
-    Training and evaluation draw from different streams even if ``seed == test_seed``.
-    """
-    stream = EVAL_DATA_STREAM if evaluation else DATA_STREAM
-    return np.random.default_rng(np.random.SeedSequence([seed, stream, iteration]))
 
 
 def draw_sets(
@@ -147,7 +135,7 @@ class SupervisedTrainer(MetaTrainer):
                 "seed": c.seed, "stream": TRAIN_TASKS, "family": c.family,
                 "how": "iteration i draws meta_batch_size tasks with "
                 "meta_rl.seeding.task_rng(seed, stream, i) and their examples with "
-                "meta_rl.supervised.data_rng(seed, i)",
+                "meta_rl.seeding.data_rng(seed, i)",
             },
             "test": {
                 "seed": c.test_seed, "stream": TEST_TASKS,
@@ -232,17 +220,21 @@ class SupervisedTrainer(MetaTrainer):
             part = slice(lo, min(lo + EVAL_CHUNK, len(tasks)))
             s_x, s_y = xs[part].to(self.device), ys[part].to(self.device)
             q_x, q_y = xq[part].to(self.device), yq[part].to(self.device)
-            current = task_batched({k: v.detach() for k, v in params.items()}, s_x.shape[0])
-            for k in range(steps + 1):
+
+            def measure(k: int, current: Params) -> np.ndarray:
                 with torch.no_grad():
                     if self.metric == "loss":
-                        values[k, part] = task_losses(self.model, current, q_x, q_y, self.kind).cpu().numpy()
-                    else:
-                        values[k, part] = task_accuracy(self.model, current, q_x, q_y).cpu().numpy()
-                if k < steps:
-                    current = adapt_supervised(
-                        self.model, current, s_x, s_y, self.kind, [step_sizes[k]], c.first_order, False
-                    )
+                        return task_losses(self.model, current, q_x, q_y, self.kind).cpu().numpy()
+                    return task_accuracy(self.model, current, q_x, q_y).cpu().numpy()
+
+            def adapt_step(k: int, current: Params, _: np.ndarray, step_size: float) -> Params:
+                return adapt_supervised(
+                    self.model, current, s_x, s_y, self.kind, [step_size], c.first_order, False
+                )
+
+            start = task_batched({k: v.detach() for k, v in params.items()}, s_x.shape[0])
+            measured, _ = adaptation_curve(start, step_sizes[:steps], measure, adapt_step)
+            values[:, part] = np.stack(measured)
         return values
 
     def evaluate(self, iteration: int, state: TrainState) -> dict[str, float]:
@@ -258,10 +250,15 @@ class SupervisedTrainer(MetaTrainer):
         return out
 
     def evaluate_protocol(
-        self, steps: int, num_tasks: int | None, shots: int | None, seed: int | None,
-        step_sizes: Sequence[float] | None, label: str | None,
+        self, steps: int, num_tasks: int | None = None, episodes: int | None = None,
+        seed: int | None = None, step_sizes: Sequence[float] | None = None, label: str | None = None,
     ) -> EvaluationResult:  # fmt: skip
-        """``meta-rl evaluate`` for a supervised run: the metric after 0..K steps on test tasks."""
+        """``meta-rl evaluate`` for a supervised run: the metric after 0..K steps on test tasks.
+
+        ``episodes`` are the support examples per class of each test task (``eval_shots`` by
+        default): a supervised task's "episodes" are its shots.
+        """
+        shots = episodes
         c = self.config
         test_seed = c.test_seed if seed is None else seed
         n = c.eval_tasks if num_tasks is None else num_tasks

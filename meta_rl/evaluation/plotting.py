@@ -11,7 +11,7 @@ matplotlib.use("Agg")  # files only; no display is needed or assumed
 import matplotlib.pyplot as plt  # noqa: E402
 
 from meta_rl.errors import MetaRLError  # noqa: E402
-from meta_rl.evaluation import EvaluationResult  # noqa: E402
+from meta_rl.evaluation.result import EvaluationResult  # noqa: E402
 
 _Y_LABELS = {"return": "average return", "loss": "mean squared error", "accuracy": "accuracy"}
 

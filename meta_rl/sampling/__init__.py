@@ -1,0 +1,5 @@
+"""Sampling: all tasks x episodes of a meta-batch in vector envs, one policy forward per step."""
+
+from meta_rl.sampling.vector import DEFAULT_CHUNK_ENVS, VectorSampler, make_env
+
+__all__ = ["DEFAULT_CHUNK_ENVS", "VectorSampler", "make_env"]
