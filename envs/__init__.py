@@ -8,19 +8,17 @@ from gymnasium.envs.registration import register, registry
 
 from envs.locomotion import (
     AntDirEnv,
+    AntDirVectorEnv,
     AntGoalEnv,
+    AntGoalVectorEnv,
     AntVelEnv,
+    AntVelVectorEnv,
     DirectionTask,
     GoalPositionTask,
     GoalVelocityTask,
     HalfCheetahDirEnv,
-    HalfCheetahVelEnv,
-)
-from envs.locomotion_vector import (
-    AntDirVectorEnv,
-    AntGoalVectorEnv,
-    AntVelVectorEnv,
     HalfCheetahDirVectorEnv,
+    HalfCheetahVelEnv,
     HalfCheetahVelVectorEnv,
     LocomotionVectorEnv,
 )
@@ -61,18 +59,18 @@ if "MetaRL/Navigation2D-v0" not in registry:
 
 # The MuJoCo locomotion families: horizon 200 for all (TASKS.md); each with its batched vector env.
 _LOCOMOTION = {
-    "MetaRL/HalfCheetahVel-v0": "envs.locomotion:HalfCheetahVelEnv",
-    "MetaRL/HalfCheetahDir-v0": "envs.locomotion:HalfCheetahDirEnv",
-    "MetaRL/AntVel-v0": "envs.locomotion:AntVelEnv",
-    "MetaRL/AntDir-v0": "envs.locomotion:AntDirEnv",
-    "MetaRL/AntGoal-v0": "envs.locomotion:AntGoalEnv",
+    "MetaRL/HalfCheetahVel-v0": "envs.locomotion.half_cheetah:HalfCheetahVelEnv",
+    "MetaRL/HalfCheetahDir-v0": "envs.locomotion.half_cheetah:HalfCheetahDirEnv",
+    "MetaRL/AntVel-v0": "envs.locomotion.ant:AntVelEnv",
+    "MetaRL/AntDir-v0": "envs.locomotion.ant:AntDirEnv",
+    "MetaRL/AntGoal-v0": "envs.locomotion.ant:AntGoalEnv",
 }
 _LOCOMOTION_VECTOR = {
-    "MetaRL/HalfCheetahVel-v0": "envs.locomotion_vector:HalfCheetahVelVectorEnv",
-    "MetaRL/HalfCheetahDir-v0": "envs.locomotion_vector:HalfCheetahDirVectorEnv",
-    "MetaRL/AntVel-v0": "envs.locomotion_vector:AntVelVectorEnv",
-    "MetaRL/AntDir-v0": "envs.locomotion_vector:AntDirVectorEnv",
-    "MetaRL/AntGoal-v0": "envs.locomotion_vector:AntGoalVectorEnv",
+    "MetaRL/HalfCheetahVel-v0": "envs.locomotion.vector:HalfCheetahVelVectorEnv",
+    "MetaRL/HalfCheetahDir-v0": "envs.locomotion.vector:HalfCheetahDirVectorEnv",
+    "MetaRL/AntVel-v0": "envs.locomotion.vector:AntVelVectorEnv",
+    "MetaRL/AntDir-v0": "envs.locomotion.vector:AntDirVectorEnv",
+    "MetaRL/AntGoal-v0": "envs.locomotion.vector:AntGoalVectorEnv",
 }
 for _id, _entry_point in _LOCOMOTION.items():
     if _id not in registry:

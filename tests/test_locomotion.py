@@ -350,6 +350,39 @@ def test_tasks_are_checked_and_travel_with_a_pickled_env() -> None:
     assert pickle.loads(pickle.dumps(env)).get_task() == GoalPositionTask((2.0, -1.0))
 
 
+def test_reward_weights_and_task_ranges_are_constructor_arguments() -> None:
+    """The paper's constants are defaults (as in Gymnasium's v5 envs); a pickled env keeps them,
+    and a family refuses another family's arguments."""
+    tasks, _, state, action = CASES[CHEETAH_VEL]
+    infos = []
+    for kwargs in [{}, {"ctrl_cost_weight": 0.1}]:
+        env = gym.make(CHEETAH_VEL, **kwargs).unwrapped
+        env.reset(seed=0)
+        env.set_task(tasks[0])
+        env.set_state(*state())
+        infos.append(env.step(action)[4])
+    assert infos[1]["reward_forward"] == infos[0]["reward_forward"]
+    assert infos[1]["reward_ctrl"] == pytest.approx(2 * infos[0]["reward_ctrl"])
+
+    env = gym.make(ANT_GOAL, goal_bonus=0.0, survive_reward=0.5, healthy_z_range=(0.0, 2.0)).unwrapped
+    env.reset(seed=0)
+    env.set_state(ant_state()[0], np.zeros(env.model.nv))
+    info = env.step(np.zeros(8))[4]
+    assert info["reward_survive"] == 0.5
+    assert info["reward_forward"] == -np.sum(np.abs(env.com_position[:2] - np.array([1.0, 1.0])))
+    qpos = env.init_qpos.copy()
+    qpos[2] = 1.5  # outside the default healthy range, inside this one
+    env.set_state(qpos, np.zeros(env.model.nv))
+    assert not env.step(np.zeros(8))[2]
+
+    fast = gym.make(ANT_VEL, velocity_range=(5.0, 6.0)).unwrapped
+    assert all(5.0 <= task.velocity <= 6.0 for task in fast.sample_tasks(50, np.random.default_rng(0)))
+    copy = pickle.loads(pickle.dumps(gym.make(ANT_GOAL, goal_range=(0.5, 0.6), goal_bonus=1.0).unwrapped))
+    assert (copy.goal_range, copy.goal_bonus, copy.survive_reward) == ((0.5, 0.6), 1.0, 0.05)
+    with pytest.raises(TypeError, match="velocity_bonus"):
+        gym.make(ANT_DIR, velocity_bonus=1.0)
+
+
 @pytest.mark.parametrize("env_id", FAMILIES)
 def test_sample_tasks_draws_from_the_documented_ranges(env_id: str) -> None:
     env = make(env_id)

@@ -16,16 +16,17 @@ import torch
 import envs  # noqa: F401  (registers the families)
 from agents.maml import task_batched
 from agents.policy import GaussianMLPPolicy
-from envs.locomotion import DirectionTask, GoalVelocityTask
-from envs.locomotion_vector import (
+from envs.locomotion import (
     AntDirVectorEnv,
     AntGoalVectorEnv,
     AntVelVectorEnv,
+    DirectionTask,
+    GoalVelocityTask,
     HalfCheetahDirVectorEnv,
     HalfCheetahVelVectorEnv,
     LocomotionVectorEnv,
-    batch_model,
 )
+from envs.locomotion.simulation import batch_model
 from meta_rl.sampling import VectorSampler
 
 CHEETAH_VEL, CHEETAH_DIR = "MetaRL/HalfCheetahVel-v0", "MetaRL/HalfCheetahDir-v0"
@@ -145,8 +146,12 @@ def test_loop_backend_equals_sync_vector_env() -> None:
 
 
 def test_constructor_arguments_reach_every_sub_env() -> None:
-    """The plain env's arguments (initial task, physics step, noise) are the batched env's."""
-    kwargs = {"direction": -1, "frame_skip": 1, "timestep": 0.02, "qpos_noise_scale": 0.05}
+    """The plain env's arguments (initial task, physics step, noise, reward weights, healthy
+    height) are the batched env's."""
+    kwargs = {
+        "direction": -1, "frame_skip": 1, "timestep": 0.02, "qpos_noise_scale": 0.05,
+        "contact_cost_weight": 1e-3, "survive_reward": 0.1, "healthy_z_range": (0.3, 1.0),
+    }  # fmt: skip
     batched = gym.make_vec(
         ANT_DIR, num_envs=3, vectorization_mode="vector_entry_point", max_episode_steps=HORIZON, **kwargs
     )
@@ -218,7 +223,7 @@ def test_set_tasks_and_get_tasks() -> None:
 @pytest.mark.parametrize("env_id", FAMILIES)
 def test_registration_and_spaces(env_id: str) -> None:
     spec = gym.spec(env_id)
-    assert spec.vector_entry_point == f"envs.locomotion_vector:{VECTOR_CLASSES[env_id].__name__}"
+    assert spec.vector_entry_point == f"envs.locomotion.vector:{VECTOR_CLASSES[env_id].__name__}"
     batched = gym.make_vec(env_id, num_envs=2, vectorization_mode="vector_entry_point")
     plain = gym.make(env_id)
     assert batched.max_episode_steps == spec.max_episode_steps == 200
