@@ -25,7 +25,6 @@ from meta_rl.errors import ConfigError
 
 Vectorization = Literal["auto", "vector_entry_point", "sync", "async"]
 HVPMethod = Literal["gauss_newton", "double_backward"]
-SupervisedFamily = Literal["sinusoid", "digits", "omniglot"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -145,8 +144,11 @@ class SupervisedConfig:
 
     Attributes:
         kind: ``supervised``: this kind of run.
-        family: ``sinusoid`` (regression), ``digits`` (scikit-learn's digits, no download) or
-            ``omniglot`` (the standard folder layout under ``data_dir``).
+        family: A few-shot family registered in ``envs.fewshot``: ``sinusoid`` (regression),
+            ``digits`` (scikit-learn's digits, no download), ``omniglot`` (the standard folder
+            layout under ``data_dir``), or a user's, as ``module:name`` (the module registers it).
+        family_kwargs: More options for the family's factory (it gets the ones it names, with
+            ``ways``, ``data_dir``, ``image_size`` and ``train_characters``).
         data_dir: The Omniglot folder (holding ``images_background/`` and ``images_evaluation/``).
         ways: Classes per task (classification).
         shots: Support examples per class (regression: support points per task).
@@ -176,7 +178,8 @@ class SupervisedConfig:
     """
 
     kind: Literal["supervised"] = "supervised"
-    family: SupervisedFamily = "sinusoid"
+    family: str = "sinusoid"
+    family_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
     data_dir: str = ""
     ways: int = 5
     shots: int = 10

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from envs.supervised import (
+from envs.fewshot import (
     ClassificationTask,
     ImageClassificationFamily,
     SinusoidFamily,

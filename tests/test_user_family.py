@@ -14,11 +14,11 @@ from meta_rl.cli import main
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
-def readme_example() -> str:
-    """The python block that follows the README's ``example: my_families.py`` marker."""
+def readme_example(name: str = "my_families.py") -> str:
+    """The python block that follows the README's ``example: <name>`` marker."""
     text = README.read_text()
-    match = re.search(r"<!-- example: my_families\.py.*?-->\s*```python\n(.*?)```", text, re.S)
-    assert match, "the README lost its worked example"
+    match = re.search(r"<!-- example: " + re.escape(name) + r".*?-->\s*```python\n(.*?)```", text, re.S)
+    assert match, f"the README lost its worked example {name}"
     return match.group(1)
 
 
@@ -68,3 +68,36 @@ def test_tasks_that_are_not_dataclasses_are_refused(
     assert not (tmp_path / "r").exists()
     sys.modules.pop("bad_families", None)
     gym.registry.pop("MyFamilies/BadTasks-v0", None)
+
+
+def test_readme_fewshot_family_trains_and_evaluates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A user's few-shot family: registered in its module, named as module:name, nothing else."""
+    (tmp_path / "my_fewshot.py").write_text(readme_example("my_fewshot.py"))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    run = tmp_path / "run"
+    try:
+        args = ["train", "sinusoid", "--set", "family=my_fewshot:lines", "--set", "inner_lr=0.05",
+                "--iterations", "300", "--set", "eval_every=300", "--set", "eval_tasks=50",
+                "--set", "eval_inner_lr=0.05", "--run-dir", str(run), "--no-progress"]  # fmt: skip
+        assert main(args) == 0
+        assert main(["evaluate", str(run), "--steps", "2"]) == 0
+    finally:
+        sys.modules.pop("my_fewshot", None)
+        from envs.fewshot import registry
+
+        registry._REGISTRY.pop("lines", None)
+    from meta_rl.evaluation import EvaluationResult
+
+    result = EvaluationResult.read(run)
+    assert result.metric == "loss"
+    # Adapting on five points of a line lowers the query loss of every step.
+    assert result.values[1].mean() < result.values[0].mean()
+
+
+def test_an_unknown_fewshot_family_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", "sinusoid", "--set", "family=no_such_family", "--iterations", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "meta-rl: error: no few-shot family named 'no_such_family' (registered: digits, omniglot, sinusoid)"

@@ -30,6 +30,8 @@ from agents.supervised import (
     task_accuracy,
     task_losses,
 )
+from envs import fewshot
+from envs.fewshot import FewShotFamily
 from envs.tasks import task_to_dict
 from meta_rl.config import SupervisedConfig
 from meta_rl.errors import MetaRLError
@@ -40,34 +42,33 @@ from meta_rl.training.base import MetaTrainer, TrainState
 EVAL_CHUNK = 100  # test tasks adapted at once: bounds memory for the conv network
 
 
-def make_family(config: SupervisedConfig, split: str) -> Any:
-    """The task family of ``config`` for the ``train`` or ``test`` split, errors as one line."""
-    from envs import supervised
+def make_family(config: SupervisedConfig, split: str) -> FewShotFamily:
+    """The registered few-shot family of ``config`` for the ``train`` or ``test`` split.
 
+    The family's factory gets the config's family options it names (``envs.fewshot.registry``);
+    any mistake (an unknown name, a missing module or folder, a bad option) is one line.
+    """
+    options = {
+        "ways": config.ways, "data_dir": config.data_dir, "image_size": config.image_size,
+        "train_characters": config.train_characters, **config.family_kwargs,
+    }  # fmt: skip
     try:
-        if config.family == "sinusoid":
-            return supervised.SinusoidFamily()
-        if config.family == "digits":
-            return supervised.digits_family(split, config.ways)
-        return supervised.omniglot_family(
-            config.data_dir, split, config.ways, config.image_size, config.train_characters
-        )
-    except (OSError, ValueError) as exc:
+        return fewshot.make(config.family, split, **options)
+    except KeyError as exc:
+        raise MetaRLError(str(exc.args[0])) from None
+    except ModuleNotFoundError as exc:
+        raise MetaRLError(f"cannot import few-shot family '{config.family}': {exc}") from None
+    except (OSError, TypeError, ValueError) as exc:
         raise MetaRLError(f"{config.family}: {exc}") from None
 
 
 def draw_sets(
-    family: Any, tasks: Sequence[Any], shots: int, query_shots: int, rng: np.random.Generator,
+    family: FewShotFamily, tasks: Sequence[Any], shots: int, query_shots: int, rng: np.random.Generator,
     device: torch.device,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:  # fmt: skip
     """Support and query sets of every task, stacked: ``x [tasks, n, ...]``, ``y [tasks, n, ...]``."""
-    if family.kind == "regression":
-        xs, ys = family.sample_batches(tasks, shots, rng)
-        xq, yq = family.sample_batches(tasks, query_shots, rng)
-    else:
-        sets = [family.sample_support_query(t, shots, query_shots, rng) for t in tasks]
-        xs, ys, xq, yq = (np.stack([s[i] for s in sets]) for i in range(4))
-    return tuple(torch.as_tensor(a).to(device) for a in (xs, ys, xq, yq))  # type: ignore[return-value]
+    sets = family.sample_sets(tasks, shots, query_shots, rng)
+    return tuple(torch.as_tensor(a).to(device) for a in sets)  # type: ignore[return-value]
 
 
 class SupervisedTrainer(MetaTrainer):
@@ -82,7 +83,7 @@ class SupervisedTrainer(MetaTrainer):
     def setup(self, checkpoint: dict[str, Any] | None) -> TrainState:
         c = self.config
         self.train_family = make_family(c, "train")
-        self.test_family = self.train_family if c.family == "sinusoid" else make_family(c, "test")
+        self.test_family = make_family(c, "test")
         self.kind: str = self.train_family.kind
         self.metric = "loss" if self.kind == "regression" else "accuracy"
         self.check_examples(self.train_family, c.shots, c.query_shots, "shots + query_shots")
@@ -107,16 +108,12 @@ class SupervisedTrainer(MetaTrainer):
         return self._snapshot(int(checkpoint["iteration"]))
 
     @staticmethod
-    def check_examples(family: Any, shots: int, query_shots: int, what: str) -> None:
-        """Support and query sets are disjoint: each class must hold ``shots + query_shots``."""
-        if getattr(family, "kind", "") != "classification":
-            return
-        smallest = min(len(images) for images in family.images)
-        if shots + query_shots > smallest:
-            raise MetaRLError(
-                f"{what} = {shots + query_shots} but the smallest class of {family.name or 'the family'} "
-                f"has {smallest} examples"
-            )
+    def check_examples(family: FewShotFamily, shots: int, query_shots: int, what: str) -> None:
+        """Every task must give disjoint support and query sets of these sizes."""
+        try:
+            family.check_shots(shots, query_shots)
+        except ValueError as exc:
+            raise MetaRLError(f"{what} = {shots + query_shots}: {exc}") from None
 
     def _snapshot(self, iteration: int) -> TrainState:
         params = {k: v.detach().clone() for k, v in self.model.named_parameters()}
