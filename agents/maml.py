@@ -45,7 +45,7 @@ def reinforce_loss(policy: nn.Module, params: Params, batch: EpisodeBatch) -> Te
     Returns:
         ``[tasks]`` losses; task ``i`` depends on ``params[...][i]`` only.
     """
-    dist = policy_distribution(policy, params, batch.observations, batched=True)
+    dist = policy_distribution(policy, params, batch.observations)
     return _masked_task_mean(-log_prob(dist, batch.actions) * _require_advantages(batch), batch.mask)
 
 
@@ -187,7 +187,7 @@ class MAMLObjective:
         else:
             old_adapted = task_batched(_detached(old_params), query.num_tasks)
         with torch.no_grad():
-            old_dist = policy_distribution(policy, old_adapted, query.observations, batched=True)
+            old_dist = policy_distribution(policy, old_adapted, query.observations)
             self.old_dist = Normal(old_dist.mean.detach(), old_dist.stddev.detach(), validate_args=False)
             self.old_log_prob = log_prob(self.old_dist, query.actions)
 
@@ -204,7 +204,7 @@ class MAMLObjective:
         else:  # no inner step: the multi-task TRPO surrogate of the "pretrained" baseline
             adapted = task_batched(params if create_graph else _detached(params), self.query.num_tasks)
         with torch.set_grad_enabled(create_graph):
-            dist = policy_distribution(self.policy, adapted, self.query.observations, batched=True)
+            dist = policy_distribution(self.policy, adapted, self.query.observations)
             ratio = torch.exp(log_prob(dist, self.query.actions) - self.old_log_prob)
             mask = self.query.mask
             surrogate = _masked_task_mean(ratio * self.advantages, mask).mean()

@@ -140,25 +140,23 @@ def task_policy(policy: nn.Module, params: Params) -> Callable[[Tensor, Tensor],
     return act
 
 
-def policy_distribution(policy: nn.Module, params: Params, obs: Tensor, batched: bool) -> Normal:
-    """The action distribution of ``policy`` run on parameter values ``params``.
+def policy_distribution(policy: nn.Module, params: Params, obs: Tensor) -> Normal:
+    """Every task's action distribution, ``policy`` run on that task's parameter values.
+
+    Differentiable (the inner step and the reference outer step go through it); the sampler's
+    forward without autograd is :func:`task_policy`.
 
     Args:
         policy: The module whose forward is run (its own parameters are not used).
-        params: Parameter values. With ``batched``, every tensor has a leading task dimension.
-        obs: Observations ``[T, tasks, episodes, obs_dim]`` (any leading shape if not batched).
-        batched: Whether ``params`` hold one set of values per task (dimension 1 of ``obs``).
+        params: Per-task parameter values (leading task dimension; ``agents.maml.task_batched``
+            gives meta-parameters one as a view).
+        obs: Observations ``[T, tasks, episodes, obs_dim]``.
 
     Returns:
         A ``Normal`` with ``mean`` and ``stddev`` of shape ``obs.shape[:-1] + (act_dim,)``.
     """
-    if batched:
-        # One forward for all tasks: vmap turns the per-task matmuls into batched ones.
-        mean, log_std = vmap(
-            lambda p, o: functional_call(policy, p, (o,)), in_dims=(0, 1), out_dims=1
-        )(params, obs)
-    else:
-        mean, log_std = functional_call(policy, params, (obs,))
+    # One forward for all tasks: vmap turns the per-task matmuls into batched ones.
+    mean, log_std = vmap(lambda p, o: functional_call(policy, p, (o,)), in_dims=(0, 1), out_dims=1)(params, obs)
     # No argument validation: it costs a device sync per call, and a non-finite line-search
     # candidate must be rejected by TRPO rather than raise.
     return Normal(mean, log_std.exp(), validate_args=False)

@@ -69,7 +69,7 @@ def test_first_order_gradient_is_the_query_gradient_at_the_adapted_parameters() 
 def objective_at(policy, objective: MAMLObjective, adapted):  # type: ignore[no-untyped-def]
     """The surrogate evaluated directly at given adapted parameters (no inner step)."""
     q = objective.query
-    dist = policy_distribution(policy, adapted, q.observations, batched=True)
+    dist = policy_distribution(policy, adapted, q.observations)
     ratio = torch.exp(log_prob(dist, q.actions) - objective.old_log_prob)
     per_task = (ratio * q.advantages * q.mask).sum((0, 2)) / q.mask.sum((0, 2))
     return -per_task.mean(), None
@@ -81,7 +81,8 @@ def test_inner_step_equals_torch_sgd() -> None:
     adapted = adapt(policy, policy.initial_params(), [batch], [0.25], create_graph=False)
     optimizer = torch.optim.SGD(policy.parameters(), lr=0.25)
     optimizer.zero_grad()
-    dist = policy_distribution(policy, dict(policy.named_parameters()), batch.observations, False)
+    mean, log_std = policy(batch.observations)  # the module's own forward, its own parameters
+    dist = torch.distributions.Normal(mean, log_std.exp())
     loss = -(log_prob(dist, batch.actions) * batch.advantages * batch.mask).sum() / batch.mask.sum()
     loss.backward()
     optimizer.step()
