@@ -33,6 +33,7 @@ from torch import Tensor, nn
 from agents import mlp_passes
 from agents.episodes import EpisodeBatch
 from agents.policy import Params, mlp_parameter_names
+from agents.trpo import NonFiniteStep
 
 Values = tuple[Tensor, ...]
 """``(W_1, b_1, ..., W_L, b_L, log_std)`` with a leading group dimension."""
@@ -314,14 +315,28 @@ class GaussNewtonMAML:
     # -------------------------------------------------------------- the TRPOProblem protocol
     @torch.no_grad()
     def loss_and_gradient(self) -> tuple[Tensor, Tensor]:
-        """The surrogate loss ``-mean_i sum_t w A`` (ratio 1) and its gradient at ``theta``."""
+        """The surrogate loss ``-mean_i sum_t w A`` (ratio 1) and its gradient at ``theta``.
+
+        Raises:
+            NonFiniteStep: Some task's surrogate or gradient is not finite (the tasks named).
+        """
         total = torch.zeros(sum(math.prod(s) for s in self.shapes.values()), dtype=self.theta[0].dtype, device=self.theta[0].device)
         surrogate = torch.zeros((), dtype=total.dtype, device=total.device)
+        bad: dict[str, list[int]] = {"surrogate": [], "surrogate gradient": []}
         for group in self.groups:
             query = group.query
             surrogate = surrogate + (query.weights * query.advantages).sum()
-            grad = query.surrogate_gradient(group.adapted)
-            total += self._flat_sum(self._through_steps(group, grad, transpose=True))
+            grads = self._through_steps(group, query.surrogate_gradient(group.adapted), transpose=True)
+            total += self._flat_sum(grads)
+            if not bool(torch.isfinite(total).all()) or not bool(torch.isfinite(surrogate)):
+                # Rare: find the tasks whose own terms are not finite, for the error.
+                finite = torch.stack([torch.isfinite(g.reshape(len(group.tasks), -1)).all(1) for g in grads]).all(0)
+                per_task = (query.weights * query.advantages).sum((1, 2))
+                bad["surrogate"] += [t for t, ok in zip(group.tasks, torch.isfinite(per_task)) if not ok]
+                bad["surrogate gradient"] += [t for t, ok in zip(group.tasks, finite) if not ok]
+        for quantity, tasks in bad.items():
+            if tasks:
+                raise NonFiniteStep(quantity, sorted(tasks))
         return -surrogate / self.num_tasks, -total / self.num_tasks
 
     @torch.no_grad()

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Callable, Protocol
+from typing import Callable, Protocol, Sequence
 
 import torch
 from torch import Tensor
@@ -55,6 +55,10 @@ class TRPOStats:
         line_search_steps: Candidates evaluated (``max_backtracks`` when none was accepted).
         accepted: Whether the parameters changed.
         expected_improvement: First-order prediction of the loss decrease of the full step.
+        reason: Why the step was rejected: ``"no improvement"`` (no candidate lowered the loss),
+            ``"KL exceeded"`` (those that did broke the trust region), ``"non-finite"`` (the
+            candidates' loss or KL, or the curvature, was not a number), ``"no curvature"`` (the
+            step direction has zero curvature); ``""`` if accepted.
     """
 
     loss_before: float
@@ -63,6 +67,21 @@ class TRPOStats:
     line_search_steps: int
     accepted: bool
     expected_improvement: float
+    reason: str = ""
+
+
+class NonFiniteStep(FloatingPointError):
+    """The loss or its gradient at the old parameters is not finite: there is no step to take.
+
+    Args:
+        quantity: ``"surrogate"`` or ``"surrogate gradient"``.
+        tasks: The tasks whose terms are not finite, where the problem can tell.
+    """
+
+    def __init__(self, quantity: str, tasks: Sequence[int] = ()) -> None:
+        super().__init__(f"non-finite {quantity} at the old parameters")
+        self.quantity = quantity
+        self.tasks = list(tasks)
 
 
 def flatten(tensors: list[Tensor] | tuple[Tensor, ...]) -> Tensor:
@@ -206,21 +225,38 @@ def trpo_step(
 
     Returns:
         The accepted parameters (the old values, detached, if no candidate qualifies) and stats.
+
+    Raises:
+        NonFiniteStep: The loss or its gradient at ``params`` is not finite.
     """
     unchanged = {k: v.detach() for k, v in params.items()}
     loss, grad = problem.loss_and_gradient()
+    loss_before = float(loss)
+    if not math.isfinite(loss_before):
+        raise NonFiniteStep("surrogate")
+    if not bool(torch.isfinite(grad).all()):
+        raise NonFiniteStep("surrogate gradient")
     direction, residual = conjugate_gradient(lambda v: problem.kl_hvp(v) + damping * v, -grad, cg_iterations)
     curvature = float(direction @ (-grad - residual))
-    loss_before = float(loss)
     if not math.isfinite(curvature) or curvature <= 0.0:
-        return unchanged, TRPOStats(loss_before, loss_before, 0.0, 0, False, 0.0)
+        reason = "non-finite" if not math.isfinite(curvature) else "no curvature"
+        return unchanged, TRPOStats(loss_before, loss_before, 0.0, 0, False, 0.0, reason)
     full_step = direction * math.sqrt(2.0 * max_kl / curvature)
     expected = float(-(grad @ full_step))
     flat_old = flatten(list(unchanged.values()))
+    reasons = set()
     for step in range(max_backtracks):
         candidate = unflatten_like(flat_old + backtrack_ratio**step * full_step, unchanged)
         new_loss, new_kl = problem.evaluate(candidate)
         new_loss_f, new_kl_f = float(new_loss), float(new_kl)
-        if new_loss_f < loss_before and new_kl_f <= max_kl and math.isfinite(new_loss_f):
+        if not (math.isfinite(new_loss_f) and math.isfinite(new_kl_f)):
+            reasons.add("non-finite")
+        elif new_loss_f >= loss_before:
+            reasons.add("no improvement")
+        elif new_kl_f > max_kl:
+            reasons.add("KL exceeded")
+        else:
             return candidate, TRPOStats(loss_before, new_loss_f, new_kl_f, step + 1, True, expected)
-    return unchanged, TRPOStats(loss_before, loss_before, 0.0, max_backtracks, False, expected)
+    # The most telling reason: a smaller step would have fixed a KL overshoot, not the others.
+    reason = next(r for r in ("non-finite", "KL exceeded", "no improvement") if r in reasons)
+    return unchanged, TRPOStats(loss_before, loss_before, 0.0, max_backtracks, False, expected, reason)

@@ -7,6 +7,7 @@ exit with status 2; Ctrl-C during training saves a checkpoint and exits with sta
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import os
 import signal
@@ -107,12 +108,16 @@ def _resume_dir(run: Path) -> Path:
     return DEFAULT_RUNS / run
 
 
+def _inside(path: Path, folder: Path) -> bool:
+    return path.resolve().is_relative_to(folder.resolve())
+
+
 def _raise_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
 def _train(args: argparse.Namespace) -> int:
-    from meta_rl.config import load_config, make_config, preset_names
+    from meta_rl.config import load_config, make_config, parse_overrides, preset_names
     from meta_rl.training import create_run, resume_run
 
     if args.list_presets:
@@ -122,17 +127,18 @@ def _train(args: argparse.Namespace) -> int:
     if args.resume is not None:
         given = [
             name for name, value in [
-                ("PRESET", args.preset), ("--set", args.overrides), ("--seed", args.seed),
-                ("--env", args.env), ("--run-dir", args.run_dir),
-            ] if value is not None and value != []
+                ("PRESET", args.preset), ("--seed", args.seed), ("--env", args.env), ("--run-dir", args.run_dir),
+            ] if value is not None
         ]  # fmt: skip
         if given:
             raise MetaRLError(
                 f"--resume continues a run with its own config; drop {', '.join(given)} "
-                "(only --iterations and --device may change)"
+                "(--iterations, --device and --set of the keys a run may change are allowed)"
             )
+        changes = parse_overrides(args.overrides)
+        changes.update({k: v for k, v in [("iterations", args.iterations), ("device", args.device)] if v is not None})
         run_dir = _resume_dir(args.resume)
-        trainer = resume_run(run_dir, args.iterations, args.device, progress)
+        trainer = resume_run(run_dir, changes, progress)
     else:
         config = load_config(args.preset, args.overrides)
         changes = {
@@ -178,6 +184,7 @@ def _train(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     from meta_rl.evaluation.plotting import plot_results
     from meta_rl.training import evaluate_run
+    from meta_rl.training.folder import RunLock, os_errors
 
     if args.steps < 0:
         raise MetaRLError(f"--steps must not be negative, got {args.steps}")
@@ -192,13 +199,17 @@ def _evaluate(args: argparse.Namespace) -> int:
         if not all(size > 0 for size in args.step_sizes):
             raise MetaRLError(f"--step-sizes must be positive, got {args.step_sizes}")
     run_dir = _resume_dir(args.run)
-    result = evaluate_run(
-        run_dir, args.steps, args.tasks, args.episodes, args.seed, args.step_sizes, args.label,
-        args.device,
-    )  # fmt: skip
     out = args.out or run_dir / "evaluation"
-    result.write(out)
-    plot_results([result], out / "adaptation.png")
+    # Writing into the run folder: own it meanwhile (a training process would be refused).
+    lock = RunLock(run_dir) if run_dir.is_dir() and _inside(out, run_dir) else contextlib.nullcontext()
+    with lock:
+        result = evaluate_run(
+            run_dir, steps=args.steps, num_tasks=args.tasks, episodes=args.episodes, seed=args.seed,
+            step_sizes=args.step_sizes, label=args.label, device=args.device,
+        )  # fmt: skip
+        with os_errors(out):
+            result.write(out)
+            plot_results([result], out / "adaptation.png")
     _print_summary(result)
     print(f"results in {out}")
     return 0

@@ -46,7 +46,8 @@ class TrainConfig:
         meta_batch_size: Tasks per meta-iteration.
         support_episodes: Episodes per task sampled before each inner step.
         query_episodes: Episodes per task sampled after adaptation, for the outer step.
-        hidden_sizes: Widths of the policy's hidden layers.
+        hidden_sizes: Widths of the policy's hidden layers; ``[]`` makes the mean a linear function
+            of the observation (allowed, and exact in every outer-step method).
         init_std: Initial standard deviation of the Gaussian policy.
         inner_lr: Step size alpha of the inner SGD step.
         num_inner_steps: Inner steps at training time; each samples fresh support episodes.

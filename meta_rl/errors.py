@@ -7,3 +7,16 @@ class MetaRLError(Exception):
 
 class ConfigError(MetaRLError, ValueError):
     """A config key that is unknown, ill-typed or out of range."""
+
+
+class NonFiniteError(MetaRLError, FloatingPointError):
+    """A NaN or infinity where a run needs a number: the run stops at its last good checkpoint.
+
+    Args:
+        quantity: What was not finite (``reward``, ``observation``, ``surrogate``, ...).
+        where: The family, iteration, phase and task, in words.
+    """
+
+    def __init__(self, quantity: str, where: str) -> None:
+        super().__init__(f"non-finite {quantity} {where}; the run stopped, its last checkpoint is intact")
+        self.quantity = quantity

@@ -23,6 +23,15 @@ QUERY_PHASE = 1000
 EVAL_PHASE = 2000  # evaluation step k uses EVAL_PHASE + k
 
 
+def phase_name(phase: int) -> str:
+    """Where in an iteration a sampling phase is: ``support episodes k``, ``query episodes``, ..."""
+    if phase >= EVAL_PHASE:
+        return f"evaluation step {phase - EVAL_PHASE}"
+    if phase == QUERY_PHASE:
+        return "query episodes"
+    return f"support episodes of inner step {phase}"
+
+
 def task_rng(seed: int, stream: int, iteration: int = 0) -> np.random.Generator:
     """Generator for the tasks of one iteration of a task stream (training or test)."""
     return np.random.default_rng(np.random.SeedSequence([seed, stream, iteration]))

@@ -133,7 +133,7 @@ def rows(run: Path) -> list[dict[str, str]]:
 def test_supervised_resume_equals_uninterrupted(tmp_path: Path) -> None:
     create_run(tiny_supervised(iterations=4), tmp_path / "full", progress=False).train()
     create_run(tiny_supervised(iterations=2), tmp_path / "split", progress=False).train()
-    resume_run(tmp_path / "split", iterations=4, progress=False).train()
+    resume_run(tmp_path / "split", {"iterations": 4}, progress=False).train()
     a, b = load_checkpoint(tmp_path / "full" / "checkpoint.pt"), load_checkpoint(tmp_path / "split" / "checkpoint.pt")
     assert all(torch.equal(v, b["params"][k]) for k, v in a["params"].items())
     assert rows(tmp_path / "full") == rows(tmp_path / "split")

@@ -55,7 +55,7 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path: Path) -> None:
     full, split = tmp_path / "full", tmp_path / "split"
     RLTrainer.create(tiny_config(iterations=4), full, progress=False).train()
     RLTrainer.create(tiny_config(iterations=2), split, progress=False).train()
-    RLTrainer.resume(split, iterations=4, progress=False).train()
+    RLTrainer.resume(split, {"iterations": 4}, progress=False).train()
     a, b = load_checkpoint(full / "checkpoint.pt"), load_checkpoint(split / "checkpoint.pt")
     for name, value in a["params"].items():
         assert torch.equal(value, b["params"][name]), name
@@ -182,8 +182,8 @@ def test_unknown_env_and_env_without_task_api(capsys: pytest.CaptureFixture[str]
 def test_resume_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert main(["train", "--resume", str(tmp_path / "none")]) == 2
     assert "does not exist" in capsys.readouterr().err
-    assert main(["train", "--resume", str(tmp_path), "--set", "seed=2"]) == 2
-    assert "drop --set" in capsys.readouterr().err
+    assert main(["train", "--resume", str(tmp_path), "--seed", "2"]) == 2
+    assert "drop --seed" in capsys.readouterr().err
 
 
 def test_cli_train_and_envs(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -328,4 +328,4 @@ def test_sigterm_checkpoints_and_exits_like_ctrl_c(tmp_path: Path) -> None:
     assert "checkpoint saved" in err and "Traceback" not in err
     state = load_checkpoint(run / "checkpoint.pt")
     assert state["iteration"] >= 2
-    assert RLTrainer.resume(run, iterations=state["iteration"] + 1, progress=False).train()
+    assert RLTrainer.resume(run, {"iterations": state["iteration"] + 1}, progress=False).train()

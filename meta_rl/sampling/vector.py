@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import gymnasium as gym
 import numpy as np
@@ -21,8 +21,8 @@ import envs as _registered_envs  # noqa: F401  (registers the MetaRL/ families)
 from agents.episodes import EpisodeBatch
 from agents.policy import Params, task_policy
 from envs.tasks import Task, missing_task_methods
-from meta_rl.errors import MetaRLError
-from meta_rl.seeding import episode_seeds, noise_seeds
+from meta_rl.errors import MetaRLError, NonFiniteError
+from meta_rl.seeding import episode_seeds, noise_seeds, phase_name
 
 
 DEFAULT_CHUNK_ENVS = 256
@@ -230,6 +230,10 @@ class VectorSampler:
             if value.shape[0] != num_tasks:
                 raise ValueError(f"params['{name}'] has {value.shape[0]} task rows for {num_tasks} tasks")
         seeds = episode_seeds(seed, iteration, phase, num_tasks, episodes)
+
+        def where(task: int) -> str:
+            return f"from env '{self.env_id}' at iteration {iteration}, {phase_name(phase)}, task {task}"
+
         noise = noise_seeds(seed, iteration, phase, num_tasks)
         shape = (self.horizon, num_tasks, episodes)
         buffers = _Buffers(
@@ -249,7 +253,7 @@ class VectorSampler:
                 chunk = slice(start, min(start + per_chunk, num_tasks))
                 chunk_params = {name: value[chunk] for name, value in params.items()}
                 steps = self._run_chunk(
-                    policy, chunk_params, tasks[chunk], seeds[chunk], noise[chunk], buffers, chunk
+                    policy, chunk_params, tasks[chunk], seeds[chunk], noise[chunk], buffers, chunk, where
                 )
                 length = max(length, steps)
 
@@ -272,6 +276,7 @@ class VectorSampler:
         noise_seeds: np.ndarray,
         buffers: "_Buffers",
         chunk: slice,
+        where: Callable[[int], str],
     ) -> int:
         """Runs one chunk's episodes into its columns of ``buffers``; returns the steps taken."""
         num_tasks, episodes = seeds.shape
@@ -294,6 +299,7 @@ class VectorSampler:
             )
             env_actions = self._env_actions(actions).reshape(n, *self.action_shape)
             next_obs, rewards, terminated, truncated, _ = env.step(env_actions)
+            self._check_finite(flat_obs, rewards, alive, episodes, chunk.start, t, where)
             view = (t, chunk)
             buffers.observations[view] = flat_obs.reshape(num_tasks, episodes, self.obs_dim)
             buffers.actions[view] = actions.cpu().numpy()
@@ -310,6 +316,24 @@ class VectorSampler:
         buffers.observations[:steps, chunk] *= valid
         buffers.actions[:steps, chunk] *= valid
         return steps
+
+    def _check_finite(
+        self,
+        obs: np.ndarray,
+        rewards: np.ndarray,
+        alive: np.ndarray,
+        episodes: int,
+        first_task: int,
+        step: int,
+        where: Callable[[int], str],
+    ) -> None:
+        """Stops at the first NaN or infinity in a live episode's observation or reward."""
+        for name, values in (("observation", obs), ("reward", np.asarray(rewards))):
+            finite = np.isfinite(values).reshape(len(alive), -1).all(axis=1)
+            bad = np.flatnonzero(alive & ~finite)
+            if len(bad):
+                task, episode = divmod(int(bad[0]), episodes)
+                raise NonFiniteError(name, f"{where(first_task + task)} (episode {episode}, step {step})")
 
     def _env_actions(self, actions: torch.Tensor) -> np.ndarray:
         """Policy actions in [-1, 1] (clipped), scaled onto the env's bounds, as the env's dtype."""

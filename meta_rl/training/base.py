@@ -23,16 +23,24 @@ import torch
 from tqdm import tqdm
 
 from agents.policy import Params
-from meta_rl.config import AnyConfig, config_from_dict, make_config, save_config
+from meta_rl.config import AnyConfig, config_from_dict, make_config, read_config, save_config
 from meta_rl.device import resolve_device
 from meta_rl.errors import MetaRLError
 from meta_rl.evaluation import EvaluationResult
-from meta_rl.training.checkpoint import load_checkpoint, save_checkpoint
+from meta_rl.training.checkpoint import load_latest_checkpoint, save_checkpoint
+from meta_rl.training.folder import RunLock, create_folder, os_errors, remove_stray_files
 from meta_rl.training.logger import RunLogger
 
 CHECKPOINT_NAME = "checkpoint.pt"
 CONFIG_NAME = "config.yaml"
 TASKS_NAME = "tasks.json"
+RESUMES_NAME = "resumes.jsonl"  # the config changes made when the run was resumed
+
+RESUME_KEYS: tuple[str, ...] = (
+    "iterations", "eval_every", "checkpoint_every", "device", "vectorization", "sampler_chunk_envs",
+)  # fmt: skip
+"""Config keys a resumed run may change: how long it runs, how often it evaluates and saves, and
+where and how fast it computes; none of them changes the numbers of the iterations it runs."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,6 +81,7 @@ class MetaTrainer(abc.ABC):
         self.device = resolve_device(config.device)
         self.resumed = state is not None
         self.last_eval: np.ndarray | None = None
+        self.lock: RunLock | None = None  # held by create/resume until train() ends
         self.state: TrainState = self.setup(state)
 
     # --------------------------------------------------------------------------- the hooks
@@ -121,41 +130,71 @@ class MetaTrainer(abc.ABC):
     # ---------------------------------------------------------------------------- the folder
     @classmethod
     def create(cls, config: Any, run_dir: Path, progress: bool = True) -> "MetaTrainer":
-        """Starts a new run in ``run_dir``, which must not hold a run already."""
+        """Starts a new run in ``run_dir``, which must not exist or be an empty folder.
+
+        The folder appears atomically with its config, task record and iteration-0 checkpoint
+        (``folder.create_folder``): a kill at any moment leaves either no folder or a resumable
+        one. The new trainer holds the folder's lock until :meth:`train` ends.
+        """
         if run_dir.exists() and not run_dir.is_dir():
             raise MetaRLError(f"run folder '{run_dir}' is a file")
-        if run_dir.exists() and any(run_dir.iterdir()):
-            raise MetaRLError(
-                f"run folder '{run_dir}' is not empty: resume it with --resume or choose another"
-            )
+        if run_dir.is_dir() and any(run_dir.iterdir()):
+            raise MetaRLError(f"run folder '{run_dir}' is not empty: resume it with --resume or choose another")
         trainer = cls(config, run_dir, None, progress)  # fails before the folder is made
-        run_dir.mkdir(parents=True, exist_ok=True)
-        save_config(config, run_dir / CONFIG_NAME)
-        (run_dir / TASKS_NAME).write_text(json.dumps(trainer.task_record(), indent=1))
-        # From now on the folder can always be resumed, whatever stops the first iterations.
-        trainer.save()
+
+        def fill(folder: Path) -> None:
+            with os_errors(folder):
+                save_config(config, folder / CONFIG_NAME)
+                (folder / TASKS_NAME).write_text(json.dumps(trainer.task_record(), indent=1))
+            trainer.save(folder)
+
+        trainer.lock = create_folder(run_dir, fill)
         return trainer
 
     @classmethod
     def resume(
         cls,
         run_dir: Path,
-        iterations: int | None = None,
-        device: str | None = None,
+        changes: dict[str, Any] | None = None,
         progress: bool = True,
     ) -> "MetaTrainer":
-        """Continues the run in ``run_dir`` from its checkpoint.
+        """Continues the run in ``run_dir`` from its checkpoint, holding the folder's lock.
+
+        Temporary files of interrupted writes are removed; an unreadable latest checkpoint falls
+        back to the previous one with a warning. ``config.yaml`` must agree with the checkpoint's
+        config (an edited one is refused with the keys that differ); keys that may change
+        (:data:`RESUME_KEYS`) are changed through ``changes``, checkpointed at once, written to
+        ``config.yaml`` and recorded in ``resumes.jsonl``.
 
         Args:
             run_dir: The run folder.
-            iterations: A new total number of iterations (to extend a finished run).
-            device: Another device to continue on.
+            changes: New values of keys in :data:`RESUME_KEYS` (more iterations, another device).
             progress: Show a progress bar.
         """
-        state, config = read_run(run_dir, iterations, device)
-        trainer = cls(config, run_dir, state, progress)  # fails before anything is written
-        if (iterations, device) != (None, None):
-            save_config(config, run_dir / CONFIG_NAME)
+        if not run_dir.is_dir():
+            raise MetaRLError(f"run folder '{run_dir}' does not exist")
+        lock = RunLock(run_dir)
+        try:
+            remove_stray_files(run_dir)
+            state, config = read_run(run_dir, changes)
+            trainer = cls(config, run_dir, state, progress)  # fails before anything is written
+            trainer.lock = lock
+            if changes:
+                before = config_from_dict(state["config"]).to_dict()
+                after = config.to_dict()
+                record = {
+                    "iteration": int(state["iteration"]),
+                    "changes": {k: [before[k], after[k]] for k in changes if before[k] != after[k]},
+                }
+                # The checkpoint first: config.yaml never disagrees with a checkpoint on disk.
+                trainer.save()
+                with os_errors(run_dir):
+                    save_config(config, run_dir / CONFIG_NAME)
+                    with open(run_dir / RESUMES_NAME, "a") as handle:
+                        handle.write(json.dumps(record) + "\n")
+        except BaseException:
+            lock.release()
+            raise
         return trainer
 
     @property
@@ -173,10 +212,10 @@ class MetaTrainer(abc.ABC):
         self.state = state
         self.load_into_modules(state)
 
-    def save(self) -> None:
-        """Checkpoints the committed state atomically."""
+    def save(self, folder: Path | None = None) -> None:
+        """Checkpoints the committed state atomically, keeping the one before it."""
         save_checkpoint(
-            self.run_dir / CHECKPOINT_NAME,
+            (folder or self.run_dir) / CHECKPOINT_NAME,
             {
                 "params": {k: v.detach().cpu() for k, v in self.state.params.items()},
                 "iteration": self.state.iteration,
@@ -228,6 +267,8 @@ class MetaTrainer(abc.ABC):
             bar.close()
             logger.close()
             self.close()
+            if self.lock is not None:
+                self.lock.release()
         return True
 
 
@@ -241,16 +282,32 @@ def _to_cpu(value: Any) -> Any:
     return value
 
 
-def read_run(
-    run_dir: Path, iterations: int | None = None, device: str | None = None
-) -> tuple[dict[str, Any], AnyConfig]:
-    """A run's checkpoint and its config, with a new iteration count or device applied."""
+def read_run(run_dir: Path, changes: dict[str, Any] | None = None) -> tuple[dict[str, Any], AnyConfig]:
+    """A run's checkpoint and its config, with changes of :data:`RESUME_KEYS` applied.
+
+    Raises:
+        MetaRLError: No folder; no readable checkpoint; a ``config.yaml`` that disagrees with the
+            checkpoint's config; a change of a key outside :data:`RESUME_KEYS`.
+    """
     if not run_dir.is_dir():
         raise MetaRLError(f"run folder '{run_dir}' does not exist")
-    state = load_checkpoint(run_dir / CHECKPOINT_NAME)
-    changes: dict[str, Any] = {}
-    if iterations is not None:
-        changes["iterations"] = iterations
-    if device is not None:
-        changes["device"] = device
-    return state, make_config(changes, config_from_dict(state["config"]))
+    state = load_latest_checkpoint(run_dir / CHECKPOINT_NAME)
+    config = config_from_dict(state["config"])
+    path = run_dir / CONFIG_NAME
+    if path.is_file():
+        on_disk = read_config(path).to_dict()
+        saved = config.to_dict()
+        differ = sorted(k for k in set(on_disk) | set(saved) if on_disk.get(k) != saved.get(k))
+        if differ:
+            raise MetaRLError(
+                f"'{path}' differs from the checkpoint's config in {', '.join(differ)}: a run continues "
+                f"with the config it started with; undo the edit, or change {', '.join(RESUME_KEYS)} "
+                "with --set KEY=VALUE on --resume"
+            )
+    unsafe = sorted(set(changes or {}) - set(RESUME_KEYS))
+    if unsafe:
+        raise MetaRLError(
+            f"config key{'s' if len(unsafe) > 1 else ''} {', '.join(unsafe)} cannot change when a run "
+            f"resumes (it would not continue the same run); keys that can: {', '.join(RESUME_KEYS)}"
+        )
+    return state, make_config(changes or {}, config)

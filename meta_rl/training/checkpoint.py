@@ -11,6 +11,7 @@ import os
 import pickle
 import platform
 import struct
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ import numpy as np
 import torch
 
 from meta_rl.errors import MetaRLError
+from meta_rl.training.folder import os_failure
 
 FORMAT_VERSION = 1
 
@@ -37,26 +39,63 @@ def library_versions() -> dict[str, str]:
     }
 
 
+def previous_path(path: Path) -> Path:
+    """Where the checkpoint before ``path`` is kept: ``checkpoint.pt -> checkpoint.prev.pt``."""
+    return path.with_name(f"{path.stem}.prev{path.suffix}")
+
+
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """Writes ``state`` to ``path`` atomically: a crash leaves the old file or the new, never half.
+    """Writes ``state`` to ``path`` atomically, keeping the previous checkpoint beside it.
+
+    The new file is written and synced under a temporary name, the old one renamed to
+    :func:`previous_path`, the new one renamed into place: a crash leaves the old checkpoint, or
+    the new one, never half of one, and the one before as a fallback (:func:`load_latest_checkpoint`).
 
     Args:
         path: Destination file.
         state: Tensors, numbers, strings, lists and dicts (loadable with ``weights_only=True``).
+
+    Raises:
+        MetaRLError: An operating-system error (one line naming the path and the cause).
     """
     payload = {"format_version": FORMAT_VERSION, "versions": library_versions(), **state}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp_name = ""
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "wb") as handle:
             torch.save(payload, handle)
             handle.flush()
             os.fsync(handle.fileno())
+        if path.exists():
+            os.replace(path, previous_path(path))
         os.replace(tmp_name, path)
+    except OSError as exc:
+        if tmp_name:
+            Path(tmp_name).unlink(missing_ok=True)
+        raise os_failure(path, exc) from None
     except BaseException:
-        # Whatever stopped the write (a full disk, Ctrl-C), the old checkpoint stays intact.
-        Path(tmp_name).unlink(missing_ok=True)
+        # Whatever stopped the write (Ctrl-C), the old checkpoint stays intact.
+        if tmp_name:
+            Path(tmp_name).unlink(missing_ok=True)
         raise
+
+
+def load_latest_checkpoint(path: Path) -> dict[str, Any]:
+    """The checkpoint at ``path``, or, with a warning, the previous one if that cannot be read."""
+    try:
+        return load_checkpoint(path)
+    except MetaRLError as latest:
+        previous = previous_path(path)
+        if not previous.is_file():
+            raise
+        state = load_checkpoint(previous)
+        print(
+            f"meta-rl: warning: {latest}; resuming from the previous checkpoint '{previous}' "
+            f"(iteration {state['iteration']})",
+            file=sys.stderr,
+        )
+        return state
 
 
 def load_checkpoint(path: Path, map_location: torch.device | str = "cpu") -> dict[str, Any]:

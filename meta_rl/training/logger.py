@@ -9,6 +9,8 @@ from pathlib import Path
 
 from torch.utils.tensorboard import SummaryWriter
 
+from meta_rl.training.folder import os_errors
+
 
 class RunLogger:
     """Writes one row of scalars per iteration to ``metrics.csv`` and to TensorBoard events.
@@ -23,6 +25,10 @@ class RunLogger:
     """
 
     def __init__(self, run_dir: Path, columns: list[str], resume_after: int | None = None) -> None:
+        with os_errors(run_dir / "metrics.csv"):
+            self._open(run_dir, columns, resume_after)
+
+    def _open(self, run_dir: Path, columns: list[str], resume_after: int | None) -> None:
         self.path = run_dir / "metrics.csv"
         self.columns = ["iteration", *columns]
         if resume_after is not None and self.path.exists():
@@ -37,8 +43,13 @@ class RunLogger:
         self.writer = SummaryWriter(log_dir=str(run_dir), purge_step=purge)
 
     def _truncate(self, last_iteration: int) -> None:
+        def kept(row: dict[str, str | None]) -> bool:
+            # A row cut short by a kill has missing fields (None): it was never a whole row.
+            iteration = row.get("iteration") or ""
+            return None not in row.values() and iteration.isdigit() and int(iteration) <= last_iteration
+
         with open(self.path, newline="") as handle:
-            rows = [r for r in csv.DictReader(handle) if int(r["iteration"]) <= last_iteration]
+            rows = [r for r in csv.DictReader(handle) if kept(r)]
         tmp = self.path.with_suffix(".csv.tmp")
         with open(tmp, "w", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=self.columns, extrasaction="ignore")
@@ -48,11 +59,12 @@ class RunLogger:
 
     def log(self, iteration: int, scalars: dict[str, float]) -> None:
         """Writes the scalars of one iteration (tags not in ``columns`` are an error)."""
-        for tag, value in scalars.items():
-            if math.isfinite(value):
-                self.writer.add_scalar(tag, value, iteration)
-        self._csv.writerow({"iteration": iteration, **scalars})
-        self._file.flush()
+        with os_errors(self.path):
+            for tag, value in scalars.items():
+                if math.isfinite(value):
+                    self.writer.add_scalar(tag, value, iteration)
+            self._csv.writerow({"iteration": iteration, **scalars})
+            self._file.flush()
 
     def close(self) -> None:
         """Flushes and closes both outputs."""

@@ -16,6 +16,7 @@ protocol (:meth:`RLTrainer.adaptation_returns`), with the query episodes as its 
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import Any, Sequence
@@ -27,14 +28,18 @@ from agents.episodes import EpisodeBatch, compute_advantages
 from agents.gauss_newton import GaussNewtonMAML
 from agents.maml import MAMLObjective, adapt, task_batched
 from agents.policy import GaussianMLPPolicy, Params
-from agents.trpo import AutogradProblem, TRPOProblem, trpo_step
+from agents.trpo import AutogradProblem, NonFiniteStep, TRPOProblem, TRPOStats, trpo_step
 from envs.tasks import Task, task_to_dict
 from meta_rl.config import TrainConfig
-from meta_rl.errors import MetaRLError
+from meta_rl.errors import MetaRLError, NonFiniteError
 from meta_rl.evaluation import EVALUATE_ITERATION, EvaluationResult, adaptation_curve, eval_step_sizes
 from meta_rl.sampling import VectorSampler
-from meta_rl.seeding import EVAL_PHASE, QUERY_PHASE, TEST_TASKS, TRAIN_TASKS, hvp_tasks, task_rng
+from meta_rl.seeding import EVAL_PHASE, QUERY_PHASE, TEST_TASKS, TRAIN_TASKS, hvp_tasks, phase_name, task_rng
 from meta_rl.training.base import MetaTrainer, TrainState
+
+
+REJECTION_WARNING = 10
+"""Outer steps rejected in a row after which a run warns (once) that it is not learning."""
 
 
 def metric_columns(config: TrainConfig) -> list[str]:
@@ -119,6 +124,7 @@ class RLTrainer(MetaTrainer):
                 self.sampler.obs_dim, self.sampler.act_dim, hidden_sizes=c.hidden_sizes, init_std=c.init_std
             ).to(self.device)
         self.test_tasks = self.sampler.sample_tasks(c.eval_tasks, task_rng(c.test_seed, TEST_TASKS))
+        self.rejected_in_a_row = 0
         if checkpoint is None:
             return TrainState(0, self.policy.initial_params(), {"env_steps": 0})
         params = {k: v.to(self.device) for k, v in checkpoint["params"].items()}
@@ -203,6 +209,7 @@ class RLTrainer(MetaTrainer):
                     self.policy, current, [batch], [step_size], first_order=c.first_order, create_graph=False
                 )
             clock["adapting"] = clock.get("adapting", 0.0) + time.perf_counter() - start
+            self._check_tasks(adapted, "inner step (its loss or gradient)", iteration, phases[k])
             return adapted
 
         return adaptation_curve(task_batched(params, len(tasks)), step_sizes, measure, adapt_step)
@@ -227,16 +234,28 @@ class RLTrainer(MetaTrainer):
         metrics = {f"train/return_step_{k}": float(b.episode_returns().mean()) for k, b in enumerate(batches)}
         env_steps = sum(int(b.mask.sum()) for b in batches)
         t0 = time.perf_counter()
+        for k, batch in enumerate(batches):  # the baseline's fit can overflow on huge returns
+            self._check_tasks({"advantages": batch.advantages.transpose(0, 1)}, "advantage", iteration,
+                              ([*range(c.num_inner_steps), QUERY_PHASE])[k])  # fmt: skip
         problem = outer_problem(c, self.policy, iteration, params, visited[1:], batches[:-1], batches[-1])
-        new_params, stats = trpo_step(
-            problem,
-            params,
-            max_kl=c.max_kl,
-            damping=c.cg_damping,
-            cg_iterations=c.cg_iterations,
-            backtrack_ratio=c.backtrack_ratio,
-            max_backtracks=c.max_backtracks,
-        )
+        try:
+            new_params, stats = trpo_step(
+                problem,
+                params,
+                max_kl=c.max_kl,
+                damping=c.cg_damping,
+                cg_iterations=c.cg_iterations,
+                backtrack_ratio=c.backtrack_ratio,
+                max_backtracks=c.max_backtracks,
+            )
+        except NonFiniteStep as exc:
+            tasks = f"task {exc.tasks[0]}" if len(exc.tasks) == 1 else (
+                f"tasks {', '.join(map(str, exc.tasks[:5]))}{' ...' if len(exc.tasks) > 5 else ''}"
+                if exc.tasks else "tasks unknown"
+            )  # fmt: skip
+            raise NonFiniteError(exc.quantity, f"for env '{c.env_id}' at iteration {iteration}, outer step, {tasks}") from None
+        self._check_tasks(task_batched(new_params, 1), "parameters after the outer step", iteration, None)
+        self._watch_rejections(stats)
         outer_s = time.perf_counter() - t0
         metrics.update(
             {
@@ -260,6 +279,24 @@ class RLTrainer(MetaTrainer):
             {"env_steps": self.state.extra["env_steps"] + env_steps},
         )
         return new_state, metrics
+
+    def _check_tasks(self, values: Params, quantity: str, iteration: int, phase: int | None) -> None:
+        """Stops the run at the first task whose values (leading task dimension) are not finite."""
+        finite = torch.stack([torch.isfinite(v.reshape(v.shape[0], -1)).all(1) for v in values.values()]).all(0)
+        if not bool(finite.all()):
+            task = int((~finite).nonzero()[0])
+            place = "outer step" if phase is None else phase_name(phase)
+            raise NonFiniteError(quantity, f"for env '{self.config.env_id}' at iteration {iteration}, {place}, task {task}")
+
+    def _watch_rejections(self, stats: TRPOStats) -> None:
+        """Warns once when the outer step has been rejected REJECTION_WARNING times in a row."""
+        self.rejected_in_a_row = 0 if stats.accepted else self.rejected_in_a_row + 1
+        if self.rejected_in_a_row == REJECTION_WARNING:
+            print(
+                f"meta-rl: warning: the outer step was rejected {REJECTION_WARNING} iterations in a row "
+                f"(last: {stats.reason}); the meta-parameters are not changing",
+                file=sys.stderr,
+            )
 
     # --------------------------------------------------------------------------- evaluation
     def adaptation_returns(

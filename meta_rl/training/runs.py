@@ -31,17 +31,15 @@ def create_run(config: Any, run_dir: Path, progress: bool = True) -> MetaTrainer
     return trainer_class(config).create(config, run_dir, progress)
 
 
-def resume_run(
-    run_dir: Path, iterations: int | None = None, device: str | None = None, progress: bool = True
-) -> MetaTrainer:
-    """Continues the run in ``run_dir``, whatever its kind."""
-    _, config = read_run(run_dir, iterations, device)
-    return trainer_class(config).resume(run_dir, iterations, device, progress)
+def resume_run(run_dir: Path, changes: dict[str, Any] | None = None, progress: bool = True) -> MetaTrainer:
+    """Continues the run in ``run_dir``, whatever its kind (see :meth:`MetaTrainer.resume`)."""
+    _, config = read_run(run_dir, changes)
+    return trainer_class(config).resume(run_dir, changes, progress)
 
 
 def open_run(run_dir: Path, device: str | None = None) -> MetaTrainer:
     """Loads a run's last checkpoint for evaluation; writes nothing."""
-    checkpoint, config = read_run(run_dir, None, device)
+    checkpoint, config = read_run(run_dir, None if device is None else {"device": device})
     return trainer_class(config)(config, run_dir, checkpoint, progress=False)
 
 

@@ -34,7 +34,7 @@ from envs import fewshot
 from envs.fewshot import FewShotFamily
 from envs.tasks import task_to_dict
 from meta_rl.config import SupervisedConfig
-from meta_rl.errors import MetaRLError
+from meta_rl.errors import MetaRLError, NonFiniteError
 from meta_rl.evaluation import EVALUATE_ITERATION, EvaluationResult, adaptation_curve
 from meta_rl.seeding import TEST_TASKS, TRAIN_TASKS, data_rng, task_rng
 from meta_rl.training.base import MetaTrainer, TrainState
@@ -179,7 +179,13 @@ class SupervisedTrainer(MetaTrainer):
             )  # fmt: skip
         else:  # the "pretrained" baseline: one model fit to all tasks' examples
             adapted = before
-        query_loss = task_losses(self.model, adapted, xq, yq, self.kind).mean()
+        per_task = task_losses(self.model, adapted, xq, yq, self.kind)
+        bad = (~torch.isfinite(per_task.detach())).nonzero()
+        if len(bad):
+            raise NonFiniteError(
+                "query loss", f"for family '{c.family}' at iteration {iteration}, task {int(bad[0])}"
+            )
+        query_loss = per_task.mean()
         # The metrics of the model that the step starts from, before the step changes it.
         metrics = {f"train/loss_step_{c.num_inner_steps}": float(query_loss.detach())}
         with torch.no_grad():
@@ -193,6 +199,8 @@ class SupervisedTrainer(MetaTrainer):
         self.optimizer.zero_grad(set_to_none=True)
         query_loss.backward()
         self.optimizer.step()
+        if not all(bool(torch.isfinite(p).all()) for p in self.model.parameters()):
+            raise NonFiniteError("parameters after the outer step", f"for family '{c.family}' at iteration {iteration}")
         metrics["time/iteration_s"] = time.perf_counter() - start
         return self._snapshot(iteration), metrics
 
