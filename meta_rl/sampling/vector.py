@@ -88,6 +88,21 @@ class _Buffers:
     mask: np.ndarray
 
 
+def _check_finite(buffers: _Buffers, steps: int, chunk: slice, where: Callable[[int], str]) -> None:
+    """Stops at the first NaN or infinity in a chunk's episodes (padding is zeros).
+
+    Checked once per chunk, on its arrays: a value that is not finite is named by its step,
+    task and episode all the same, and the step loop pays nothing.
+    """
+    for name, values in (("observation", buffers.observations), ("reward", buffers.rewards)):
+        part = values[:steps, chunk]
+        finite = np.isfinite(part)
+        if not finite.all():
+            finite = finite.reshape(*part.shape[:3], -1).all(-1)
+            step, task, episode = (int(i[0]) for i in np.nonzero(~finite))
+            raise NonFiniteError(name, f"{where(chunk.start + task)} (episode {episode}, step {step})")
+
+
 @contextlib.contextmanager
 def _torch_threads(count: int | None) -> Iterator[None]:
     """Runs the block with ``count`` torch threads (unchanged if None), then restores them."""
@@ -299,7 +314,6 @@ class VectorSampler:
             )
             env_actions = self._env_actions(actions).reshape(n, *self.action_shape)
             next_obs, rewards, terminated, truncated, _ = env.step(env_actions)
-            self._check_finite(flat_obs, rewards, alive, episodes, chunk.start, t, where)
             view = (t, chunk)
             buffers.observations[view] = flat_obs.reshape(num_tasks, episodes, self.obs_dim)
             buffers.actions[view] = actions.cpu().numpy()
@@ -312,28 +326,11 @@ class VectorSampler:
         steps = t + 1
         # Steps after an episode's end (autoreset sub-envs still stepping) are padding: zeros,
         # whatever other episodes kept the chunk running.
-        valid = buffers.mask[:steps, chunk, :, None]
-        buffers.observations[:steps, chunk] *= valid
-        buffers.actions[:steps, chunk] *= valid
+        valid = buffers.mask[:steps, chunk, :, None] > 0
+        for array in (buffers.observations, buffers.actions):  # where, not *: NaN * 0 is NaN
+            array[:steps, chunk] = np.where(valid, array[:steps, chunk], 0.0)
+        _check_finite(buffers, steps, chunk, where)
         return steps
-
-    def _check_finite(
-        self,
-        obs: np.ndarray,
-        rewards: np.ndarray,
-        alive: np.ndarray,
-        episodes: int,
-        first_task: int,
-        step: int,
-        where: Callable[[int], str],
-    ) -> None:
-        """Stops at the first NaN or infinity in a live episode's observation or reward."""
-        for name, values in (("observation", obs), ("reward", np.asarray(rewards))):
-            finite = np.isfinite(values).reshape(len(alive), -1).all(axis=1)
-            bad = np.flatnonzero(alive & ~finite)
-            if len(bad):
-                task, episode = divmod(int(bad[0]), episodes)
-                raise NonFiniteError(name, f"{where(first_task + task)} (episode {episode}, step {step})")
 
     def _env_actions(self, actions: torch.Tensor) -> np.ndarray:
         """Policy actions in [-1, 1] (clipped), scaled onto the env's bounds, as the env's dtype."""
