@@ -80,7 +80,9 @@ def adapt(
     if not batches:
         raise ValueError("adapt needs at least one batch")
     losses = [lambda p, batch=batch: reinforce_loss(policy, p, batch) for batch in batches]
-    return inner_sgd(policy, params, losses, step_sizes, batches[0].num_tasks, first_order, create_graph)
+    return inner_sgd(
+        policy, params, losses, step_sizes, batches[0].num_tasks, first_order=first_order, create_graph=create_graph
+    )
 
 
 TaskLosses = Callable[[Params], Tensor]
@@ -183,7 +185,9 @@ class MAMLObjective:
         if old_adapted is not None:
             old_adapted = _detached(old_adapted)
         elif self.support:
-            old_adapted = adapt(policy, old_params, self.support, self.step_sizes, first_order, False)
+            old_adapted = adapt(
+                policy, old_params, self.support, self.step_sizes, first_order=first_order, create_graph=False
+            )
         else:
             old_adapted = task_batched(_detached(old_params), query.num_tasks)
         with torch.no_grad():
@@ -199,7 +203,8 @@ class MAMLObjective:
         """
         if self.support:
             adapted = adapt(
-                self.policy, params, self.support, self.step_sizes, self.first_order, create_graph
+                self.policy, params, self.support, self.step_sizes, first_order=self.first_order,
+                create_graph=create_graph,
             )
         else:  # no inner step: the multi-task TRPO surrogate of the "pretrained" baseline
             adapted = task_batched(params if create_graph else _detached(params), self.query.num_tasks)

@@ -122,4 +122,6 @@ def adapt_supervised(
         Per-task parameters with a leading task dimension.
     """
     losses = [lambda p: task_losses(model, p, x, y, kind)] * len(step_sizes)
-    return inner_sgd(model, params, losses, step_sizes, x.shape[0], first_order, create_graph)
+    return inner_sgd(
+        model, params, losses, step_sizes, x.shape[0], first_order=first_order, create_graph=create_graph
+    )

@@ -137,7 +137,7 @@ def run(config: TrainConfig, repeats: int = 3, sync: bool = True) -> Report:
     clock = _Clock(device.type)
     params = trainer.params
     tasks = sampler.sample_tasks(c.meta_batch_size, task_rng(c.seed, TRAIN_TASKS, 1))
-    sampler.sample(policy, task_batched(params, len(tasks)), tasks, c.support_episodes, c.seed, 0, 0)  # builds the env
+    sampler.sample(policy, task_batched(params, len(tasks)), tasks, episodes=1, seed=c.seed, iteration=0, phase=0)  # builds the env
     seconds: dict[str, float] = {}
     K = c.num_inner_steps
     batches, visited = trainer.rollouts(
@@ -216,7 +216,9 @@ def run(config: TrainConfig, repeats: int = 3, sync: bool = True) -> Report:
     sampler_rates, floor_rates = [], []
     for r in range(repeats):
         seconds, _ = clock(
-            lambda: sampler.sample(policy, current, tasks, c.query_episodes, c.seed, 2 + r, QUERY_PHASE)
+            lambda: sampler.sample(
+                policy, current, tasks, episodes=c.query_episodes, seed=c.seed, iteration=2 + r, phase=QUERY_PHASE
+            )
         )
         sampler_rates.append(steps / seconds)
         floor_rates.append(

@@ -131,11 +131,11 @@ def run(
         policy = GaussianMLPPolicy(sampler.obs_dim, sampler.act_dim)
         task_list = sampler.sample_tasks(tasks, np.random.default_rng(0))
         params = task_batched(policy.initial_params(), tasks)
-        sampler.sample(policy, params, task_list, episodes, 0, 0, 0)  # warm-up
+        sampler.sample(policy, params, task_list, episodes=episodes, seed=0, iteration=0, phase=0)  # warm-up
         best = 0.0
         for r in range(repeats):
             start = time.perf_counter()
-            batch = sampler.sample(policy, params, task_list, episodes, 0, r + 1, 0)
+            batch = sampler.sample(policy, params, task_list, episodes=episodes, seed=0, iteration=r + 1, phase=0)
             # Every sub-env is stepped until the last episode ends: count those steps.
             stepped = batch.mask.shape[0] * tasks * episodes
             best = max(best, stepped / (time.perf_counter() - start))

@@ -195,7 +195,9 @@ class RLTrainer(MetaTrainer):
 
         def measure(k: int, current: Params) -> EpisodeBatch:
             start = time.perf_counter()
-            batch = self.sampler.sample(self.policy, current, tasks, episodes[k], seed, iteration, phases[k])
+            batch = self.sampler.sample(
+                self.policy, current, tasks, episodes=episodes[k], seed=seed, iteration=iteration, phase=phases[k]
+            )
             middle = time.perf_counter()
             batch = compute_advantages(batch, c.gamma, c.gae_lambda, c.baseline_reg)
             clock["sampling"] = clock.get("sampling", 0.0) + middle - start

@@ -175,7 +175,7 @@ class SupervisedTrainer(MetaTrainer):
         if c.num_inner_steps > 0:
             adapted = adapt_supervised(
                 self.model, params, xs, ys, self.kind, [c.inner_lr] * c.num_inner_steps,
-                c.first_order, create_graph=True,
+                first_order=c.first_order, create_graph=True,
             )  # fmt: skip
         else:  # the "pretrained" baseline: one model fit to all tasks' examples
             adapted = before
@@ -234,7 +234,7 @@ class SupervisedTrainer(MetaTrainer):
 
             def adapt_step(k: int, current: Params, _: np.ndarray, step_size: float) -> Params:
                 return adapt_supervised(
-                    self.model, current, s_x, s_y, self.kind, [step_size], c.first_order, False
+                    self.model, current, s_x, s_y, self.kind, [step_size], first_order=c.first_order, create_graph=False
                 )
 
             start = task_batched({k: v.detach() for k, v in params.items()}, s_x.shape[0])
