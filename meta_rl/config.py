@@ -108,7 +108,7 @@ class TrainConfig:
     backtrack_ratio: float = 0.8
     max_backtracks: int = 15
     vectorization: Vectorization = "auto"
-    sampler_chunk_envs: int = 256
+    sampler_chunk_envs: int = 320
     eval_every: int = 10
     eval_tasks: int = 40
     eval_episodes: int = 40
