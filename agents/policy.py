@@ -117,6 +117,9 @@ def task_policy(policy: nn.Module, params: Params) -> Callable[[Tensor, Tensor],
     The sampler's forward: for a Gaussian MLP policy the layers run as batched matmuls over the
     task dimension (:func:`agents.mlp_passes.forward`), which costs a fraction of ``vmap`` over
     ``functional_call`` at the small batches of one env step, with the parameters looked up once.
+    It is a second forward pass next to the module's, kept (against DESIGN.md's advice) for that
+    speed and held equal to it by ``tests/test_gauss_newton.py``; nothing that needs gradients
+    uses it.
     Each task's actions depend on its own parameters, observations and noise only, whichever other
     tasks share the call.
 

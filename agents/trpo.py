@@ -258,5 +258,5 @@ def trpo_step(
         else:
             return candidate, TRPOStats(loss_before, new_loss_f, new_kl_f, step + 1, True, expected)
     # The most telling reason: a smaller step would have fixed a KL overshoot, not the others.
-    reason = next(r for r in ("non-finite", "KL exceeded", "no improvement") if r in reasons)
+    reason = next((r for r in ("non-finite", "KL exceeded", "no improvement") if r in reasons), "no candidate")
     return unchanged, TRPOStats(loss_before, loss_before, 0.0, max_backtracks, False, expected, reason)

@@ -295,6 +295,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MetaRLError as exc:
         print(f"meta-rl: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # train handles its own (checkpoint first); the others stop here
+        print(f"meta-rl: {args.command} interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import types
 import typing
 from importlib import resources
@@ -406,8 +407,10 @@ def load_config(preset: str | None = None, overrides: list[str] | None = None) -
 
 
 def save_config(config: Any, path: Path) -> None:
-    """Writes the resolved config as YAML."""
-    path.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+    """Writes the resolved config as YAML, atomically (a temporary file renamed into place)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+    os.replace(tmp, path)
 
 
 def read_config(path: Path) -> Any:

@@ -10,7 +10,7 @@ class ConfigError(MetaRLError, ValueError):
 
 
 class NonFiniteError(MetaRLError, FloatingPointError):
-    """A NaN or infinity where a run needs a number: the run stops at its last good checkpoint.
+    """A NaN or infinity where a run needs a number (training stops at its last checkpoint).
 
     Args:
         quantity: What was not finite (``reward``, ``observation``, ``surrogate``, ...).
@@ -18,5 +18,6 @@ class NonFiniteError(MetaRLError, FloatingPointError):
     """
 
     def __init__(self, quantity: str, where: str) -> None:
-        super().__init__(f"non-finite {quantity} {where}; the run stopped, its last checkpoint is intact")
+        super().__init__(f"non-finite {quantity} {where}")
         self.quantity = quantity
+        self.where = where

@@ -18,9 +18,18 @@ EVAL_DATA = 4  # supervised runs: the held-out tasks' examples
 HVP_TASKS = 5  # the tasks of an iteration whose data enter TRPO's curvature (hvp_subsample)
 NOISE = 6  # the action noise of a task's episodes
 
+EVALUATE_ITERATION = 1_000_000_000
+"""The "iteration" that seeds ``meta-rl evaluate``'s data, apart from any training iteration."""
+
 # Phases within an iteration: support episodes for inner step k use phase k.
 QUERY_PHASE = 1000
 EVAL_PHASE = 2000  # evaluation step k uses EVAL_PHASE + k
+
+
+def place(iteration: int, phase: int | None = None) -> str:
+    """Where in a run a draw is, in words: ``at iteration 3, query episodes``, ``in meta-rl evaluate, ...``."""
+    where = "in meta-rl evaluate" if iteration == EVALUATE_ITERATION else f"at iteration {iteration}"
+    return where if phase is None else f"{where}, {phase_name(phase)}"
 
 
 def phase_name(phase: int) -> str:

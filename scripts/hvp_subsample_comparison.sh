@@ -6,18 +6,25 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${OUT:-runs/reference/hvp-subsample}"
+
+run() {  # run DIR ARGS...: start the run, or continue it (a finished one returns at once)
+  local dir=$1
+  shift
+  if [ -f "$dir/checkpoint.pt" ]; then
+    meta-rl train --resume "$dir" --no-progress
+  else
+    meta-rl train "$@" --run-dir "$dir" --no-progress
+  fi
+}
+
 for seed in 0 1 2; do
   for fraction in 1.0 0.25; do
-    dir="$out/navigation2d-hvp$fraction-s$seed"
-    [ -f "$dir/metrics.csv" ] && continue
-    meta-rl train navigation2d --seed "$seed" --set "hvp_subsample=$fraction" --run-dir "$dir" --no-progress
+    run "$out/navigation2d-hvp$fraction-s$seed" navigation2d --seed "$seed" --set "hvp_subsample=$fraction"
   done
 done
 for seed in 0 1; do
   for fraction in 1.0 0.25; do
-    dir="$out/halfcheetah-dir-hvp$fraction-s$seed"
-    [ -f "$dir/metrics.csv" ] && continue
-    meta-rl train halfcheetah-dir --seed "$seed" --iterations 30 --set "hvp_subsample=$fraction" \
-      --run-dir "$dir" --no-progress
+    run "$out/halfcheetah-dir-hvp$fraction-s$seed" halfcheetah-dir --seed "$seed" --iterations 30 \
+      --set "hvp_subsample=$fraction"
   done
 done

@@ -154,7 +154,7 @@ def test_a_nan_reward_stops_the_run_with_one_line_naming_it(
         "meta-rl: error: non-finite reward from env 'Test/NaNReward-v0' at iteration 1, support "
         "episodes of inner step 0, task "
     )
-    assert "(episode 0, step 2); the run stopped, its last checkpoint is intact" in err
+    assert err.endswith("(episode 0, step 2); the run stopped at iteration 0, its checkpoint intact\n")
     assert load_checkpoint(run / "checkpoint.pt")["iteration"] == 0
 
 
@@ -271,3 +271,40 @@ def test_resume_cleans_stray_files_and_falls_back_to_the_previous_checkpoint(
 
 def test_a_linear_policy_is_allowed(tmp_path: Path) -> None:
     assert RLTrainer.create(tiny_config(hidden_sizes=[], iterations=1, eval_every=0), tmp_path / "r", False).train()
+
+
+def test_a_lock_that_cannot_be_made_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from meta_rl.errors import MetaRLError
+    from meta_rl.training.folder import RunLock
+
+    (tmp_path / ".lock").mkdir()  # something in the way of the lock file
+    with pytest.raises(MetaRLError, match=r"^cannot lock '.*\.lock': Is a directory$"):
+        RunLock(tmp_path)
+    import gc
+
+    gc.collect()
+    assert "Exception ignored" not in capsys.readouterr().err
+
+
+def test_a_change_cut_short_between_checkpoint_and_config_is_recognised(finished: Path) -> None:
+    """The record and the checkpoint of a resume's change were written, config.yaml not yet."""
+    old_yaml = (finished / "config.yaml").read_text()
+    trainer = RLTrainer.resume(finished, {"iterations": 3}, progress=False)
+    trainer.lock.release()  # type: ignore[union-attr]
+    (finished / "config.yaml").write_text(old_yaml)  # as if stopped before its rewrite
+    resumed = RLTrainer.resume(finished, progress=False)
+    assert resumed.config.iterations == 3 and resumed.train()
+    assert yaml.safe_load((finished / "config.yaml").read_text())["iterations"] == 3
+
+
+def test_after_a_fallback_the_bad_checkpoint_is_set_aside(finished: Path) -> None:
+    (finished / "checkpoint.pt").write_bytes(b"garbage")
+    RLTrainer.resume(finished, {"iterations": 3}, progress=False).train()
+    assert (finished / "checkpoint.unreadable.pt").read_bytes() == b"garbage"
+    assert load_checkpoint(finished / "checkpoint.prev.pt")["iteration"] in (1, 2)
+    assert load_checkpoint(finished / "checkpoint.pt")["iteration"] == 3
+
+
+def test_an_unknown_family_option_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", "sinusoid", "--set", "family_kwargs={amplitude: 2}", "--iterations", "1"]) == 2
+    assert capsys.readouterr().err == "meta-rl: error: few-shot family 'sinusoid' takes no option amplitude\n"

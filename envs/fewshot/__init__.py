@@ -16,7 +16,7 @@ from envs.fewshot.digits import digits_family
 from envs.fewshot.images import ClassificationTask, ImageClassificationFamily
 from envs.fewshot.omniglot import omniglot_family
 from envs.fewshot.protocol import FewShotFamily, Kind
-from envs.fewshot.registry import make, names, register
+from envs.fewshot.registry import FamilyError, make, names, register
 from envs.fewshot.sinusoid import SinusoidFamily, SinusoidTask
 
 
@@ -44,6 +44,7 @@ register("omniglot", _omniglot)
 
 __all__ = [
     "ClassificationTask",
+    "FamilyError",
     "FewShotFamily",
     "ImageClassificationFamily",
     "Kind",

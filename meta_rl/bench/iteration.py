@@ -130,14 +130,22 @@ def run(config: TrainConfig, repeats: int = 3, sync: bool = True) -> Report:
             outer steps, one product, the sampler, the floors' matmuls); the best counts.
         sync: Also time sampling with Gymnasium's ``SyncVectorEnv`` (slow for MuJoCo families).
     """
-    c = config
     # The trainer lends its sampler, policy and loop; no run folder is written.
-    trainer = RLTrainer(c, Path("bench"), None, progress=False)
+    trainer = RLTrainer(config, Path("bench"), None, progress=False)
+    try:
+        return _measure(config, trainer, repeats, sync)
+    finally:
+        trainer.close()
+
+
+def _measure(config: TrainConfig, trainer: RLTrainer, repeats: int, sync: bool) -> Report:
+    c = config
     device, sampler, policy = trainer.device, trainer.sampler, trainer.policy
     clock = _Clock(device.type)
     params = trainer.params
     tasks = sampler.sample_tasks(c.meta_batch_size, task_rng(c.seed, TRAIN_TASKS, 1))
-    sampler.sample(policy, task_batched(params, len(tasks)), tasks, episodes=1, seed=c.seed, iteration=0, phase=0)  # builds the env
+    for episodes in {c.support_episodes, c.query_episodes, c.eval_episodes}:  # builds the chunks' envs
+        sampler.sample(policy, task_batched(params, len(tasks)), tasks, episodes=episodes, seed=c.seed, iteration=0, phase=0)
     seconds: dict[str, float] = {}
     K = c.num_inner_steps
     batches, visited = trainer.rollouts(
@@ -211,20 +219,19 @@ def run(config: TrainConfig, repeats: int = 3, sync: bool = True) -> Report:
     phases["evaluation, per gradient step"], _ = clock(evaluation_step)
     # Sampling rates at the meta-batch's size, env steps per second: rounds of the sampler (fresh
     # query episodes, the same work) next to the physics floor, the ratio taken within a round.
-    steps = query.mask.shape[0] * len(tasks) * c.query_episodes
     horizon = sampler.horizon
     sampler_rates, floor_rates = [], []
     for r in range(repeats):
-        seconds, _ = clock(
+        seconds, batch = clock(
             lambda: sampler.sample(
                 policy, current, tasks, episodes=c.query_episodes, seed=c.seed, iteration=2 + r, phase=QUERY_PHASE
             )
         )
+        steps = batch.mask.shape[0] * len(tasks) * c.query_episodes
         sampler_rates.append(steps / seconds)
         floor_rates.append(
             sampling.physics_floor_steps_per_s(c.env_id, len(tasks) * c.query_episodes, horizon, 1, sampling.cpu_count())
         )
-    trainer.close()
     rates = {"sampler, batched": max(sampler_rates)}
     if floor_rates[0] is not None:
         rates["physics floor (mujoco.rollout)"] = max(floor_rates)

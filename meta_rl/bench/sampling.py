@@ -127,19 +127,21 @@ def run(
         if mode == "vector_entry_point" and not spec.vector_entry_point:
             continue
         sampler = VectorSampler(env_id, vectorization=mode)
-        torch.manual_seed(0)
-        policy = GaussianMLPPolicy(sampler.obs_dim, sampler.act_dim)
-        task_list = sampler.sample_tasks(tasks, np.random.default_rng(0))
-        params = task_batched(policy.initial_params(), tasks)
-        sampler.sample(policy, params, task_list, episodes=episodes, seed=0, iteration=0, phase=0)  # warm-up
-        best = 0.0
-        for r in range(repeats):
-            start = time.perf_counter()
-            batch = sampler.sample(policy, params, task_list, episodes=episodes, seed=0, iteration=r + 1, phase=0)
-            # Every sub-env is stepped until the last episode ends: count those steps.
-            stepped = batch.mask.shape[0] * tasks * episodes
-            best = max(best, stepped / (time.perf_counter() - start))
-        sampler.close()
+        try:
+            torch.manual_seed(0)
+            policy = GaussianMLPPolicy(sampler.obs_dim, sampler.act_dim)
+            task_list = sampler.sample_tasks(tasks, np.random.default_rng(0))
+            params = task_batched(policy.initial_params(), tasks)
+            sampler.sample(policy, params, task_list, episodes=episodes, seed=0, iteration=0, phase=0)  # warm-up
+            best = 0.0
+            for r in range(repeats):
+                start = time.perf_counter()
+                batch = sampler.sample(policy, params, task_list, episodes=episodes, seed=0, iteration=r + 1, phase=0)
+                # Every sub-env is stepped until the last episode ends: count those steps.
+                stepped = batch.mask.shape[0] * tasks * episodes
+                best = max(best, stepped / (time.perf_counter() - start))
+        finally:
+            sampler.close()
         rows.append((f"sampler, {mode}", best))
     horizon = spec.max_episode_steps or 100
     num_envs = tasks * episodes

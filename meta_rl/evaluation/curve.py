@@ -11,9 +11,7 @@ from __future__ import annotations
 from typing import Callable, Sequence, TypeVar
 
 from agents.policy import Params
-
-EVALUATE_ITERATION = 1_000_000_000
-"""The "iteration" that seeds ``meta-rl evaluate``'s data, apart from any training iteration."""
+from meta_rl.seeding import EVALUATE_ITERATION  # noqa: F401  (re-exported: the protocol's seed)
 
 Measured = TypeVar("Measured")
 

@@ -15,7 +15,8 @@ class AdaptedPolicy:
     """One task's (adapted) policy with Stable-Baselines3's ``predict`` interface.
 
     ``stable_baselines3.common.evaluation.evaluate_policy(AdaptedPolicy(...), env)`` works: the
-    returned actions are in the env's action space (clipped and scaled as during sampling).
+    returned actions are in the env's action space, clipped and scaled as during sampling (here
+    in float64 from ``VectorSampler.scale_actions``; the sampler does the same in float32).
 
     Args:
         policy: The policy module (forward only).

@@ -1,8 +1,10 @@
-"""Runs all tasks x episodes of a meta-batch at once in one Gymnasium vector env.
+"""Samples a meta-batch's tasks x episodes in Gymnasium vector envs, chunk by chunk of whole tasks.
 
-Sub-env ``i * episodes + j`` runs episode ``j`` of task ``i`` (one task per sub-env). Each step
-runs the policy once for all sub-envs, each task with its own parameters, and keeps observations
-and rewards in arrays. Every sub-env runs exactly one episode; steps after its end are masked.
+Within a chunk, sub-env ``i * episodes + j`` runs episode ``j`` of the chunk's task ``i`` (one task
+per sub-env); each step runs the policy once for all of the chunk's sub-envs, each task with its
+own parameters, and keeps observations and rewards in arrays. Every sub-env runs exactly one
+episode; steps after its end are masked. Chunks (``chunk_envs``) keep the simulations in the CPU's
+caches and change no episode (see :meth:`VectorSampler.sample`).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from agents.episodes import EpisodeBatch
 from agents.policy import Params, task_policy
 from envs.tasks import Task, missing_task_methods
 from meta_rl.errors import MetaRLError, NonFiniteError
-from meta_rl.seeding import episode_seeds, noise_seeds, phase_name
+from meta_rl.seeding import episode_seeds, noise_seeds, place
 
 
 DEFAULT_CHUNK_ENVS = 320
@@ -118,7 +120,7 @@ def _torch_threads(count: int | None) -> Iterator[None]:
 
 
 class VectorSampler:
-    """Samples padded episode batches of many tasks with one vector env per batch size.
+    """Samples padded episode batches of many tasks, with one vector env per chunk size.
 
     Args:
         env_id: The family's Gymnasium id.
@@ -144,6 +146,16 @@ class VectorSampler:
         self.env_kwargs = dict(env_kwargs or {})
         self.device = torch.device(device)
         self.env = make_env(env_id, self.env_kwargs)  # draws tasks; checks the task API
+        try:
+            self._check_spaces(vectorization)
+        except BaseException:
+            self.env.close()
+            raise
+        self._vector_envs: dict[int, gym.vector.VectorEnv] = {}
+
+    def _check_spaces(self, vectorization: str) -> None:
+        """Reads the horizon, spaces and vectorization of the env (a one-line error if unusable)."""
+        env_id = self.env_id
         spec = self.env.spec
         assert spec is not None
         if spec.max_episode_steps is None:
@@ -174,7 +186,6 @@ class VectorSampler:
         if vectorization == "vector_entry_point" and not spec.vector_entry_point:
             raise MetaRLError(f"env '{env_id}' registers no vector_entry_point")
         self.vectorization = vectorization
-        self._vector_envs: dict[int, gym.vector.VectorEnv] = {}
 
     def sample_tasks(self, n: int, rng: np.random.Generator) -> list[Task]:
         """Draws ``n`` tasks from the family's distribution with ``rng``."""
@@ -249,7 +260,7 @@ class VectorSampler:
         seeds = episode_seeds(seed, iteration, phase, num_tasks, episodes)
 
         def where(task: int) -> str:
-            return f"from env '{self.env_id}' at iteration {iteration}, {phase_name(phase)}, task {task}"
+            return f"from env '{self.env_id}' {place(iteration, phase)}, task {task}"
 
         noise = noise_seeds(seed, iteration, phase, num_tasks)
         shape = (self.horizon, num_tasks, episodes)

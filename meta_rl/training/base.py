@@ -25,7 +25,7 @@ from tqdm import tqdm
 from agents.policy import Params
 from meta_rl.config import AnyConfig, config_from_dict, make_config, read_config, save_config
 from meta_rl.device import resolve_device
-from meta_rl.errors import MetaRLError
+from meta_rl.errors import MetaRLError, NonFiniteError
 from meta_rl.evaluation import EvaluationResult
 from meta_rl.training.checkpoint import load_latest_checkpoint, save_checkpoint
 from meta_rl.training.folder import RunLock, create_folder, os_errors, remove_stray_files
@@ -148,7 +148,11 @@ class MetaTrainer(abc.ABC):
                 (folder / TASKS_NAME).write_text(json.dumps(trainer.task_record(), indent=1))
             trainer.save(folder)
 
-        trainer.lock = create_folder(run_dir, fill)
+        try:
+            trainer.lock = create_folder(run_dir, fill)
+        except BaseException:
+            trainer.close()
+            raise
         return trainer
 
     @classmethod
@@ -174,6 +178,7 @@ class MetaTrainer(abc.ABC):
         if not run_dir.is_dir():
             raise MetaRLError(f"run folder '{run_dir}' does not exist")
         lock = RunLock(run_dir)
+        trainer: MetaTrainer | None = None
         try:
             remove_stray_files(run_dir)
             state, config = read_run(run_dir, changes)
@@ -186,13 +191,17 @@ class MetaTrainer(abc.ABC):
                     "iteration": int(state["iteration"]),
                     "changes": {k: [before[k], after[k]] for k in changes if before[k] != after[k]},
                 }
-                # The checkpoint first: config.yaml never disagrees with a checkpoint on disk.
-                trainer.save()
+                # The record, the checkpoint, then config.yaml: a stop between the last two is
+                # recognised on the next resume by the record (see _interrupted_change).
                 with os_errors(run_dir):
-                    save_config(config, run_dir / CONFIG_NAME)
                     with open(run_dir / RESUMES_NAME, "a") as handle:
                         handle.write(json.dumps(record) + "\n")
+                trainer.save()
+            with os_errors(run_dir):
+                save_config(config, run_dir / CONFIG_NAME)  # also repairs a lagging one
         except BaseException:
+            if trainer is not None:
+                trainer.close()
             lock.release()
             raise
         return trainer
@@ -239,12 +248,13 @@ class MetaTrainer(abc.ABC):
         # whatever it logged and redo it (it is deterministic), so the log is as if uninterrupted.
         resumed = self.resumed and self.iteration > 0
         resume_after = self.iteration if resumed else (-1 if self.resumed else None)
-        logger = RunLogger(self.run_dir, self.metric_columns(), resume_after=resume_after)
+        logger: RunLogger | None = None
         bar = tqdm(
             total=c.iterations, initial=self.iteration, disable=not self.progress,
             desc="meta-train", unit="it", dynamic_ncols=True,
         )  # fmt: skip
         try:
+            logger = RunLogger(self.run_dir, self.metric_columns(), resume_after=resume_after)
             if not resumed and c.eval_every > 0:
                 logger.log(0, self.evaluate(0, self.state))
             for iteration in range(self.iteration + 1, c.iterations + 1):
@@ -263,9 +273,14 @@ class MetaTrainer(abc.ABC):
         except KeyboardInterrupt:
             self.save()  # self.state is always a whole committed iteration
             return False
+        except NonFiniteError as exc:
+            raise NonFiniteError(
+                exc.quantity, f"{exc.where}; the run stopped at iteration {self.iteration}, its checkpoint intact"
+            ) from None
         finally:
             bar.close()
-            logger.close()
+            if logger is not None:
+                logger.close()
             self.close()
             if self.lock is not None:
                 self.lock.release()
@@ -280,6 +295,21 @@ def _to_cpu(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return type(value)(_to_cpu(v) for v in value)
     return value
+
+
+def _interrupted_change(run_dir: Path, differ: list[str], on_disk: dict[str, Any], saved: dict[str, Any]) -> bool:
+    """Whether ``config.yaml`` lags its checkpoint because a resume's change was cut short.
+
+    A resume records its changes in ``resumes.jsonl``, saves the checkpoint, then rewrites
+    ``config.yaml``; a stop between the last two leaves exactly the recorded keys at their old
+    values on disk. Anything else is an edit.
+    """
+    records = run_dir / RESUMES_NAME
+    if not set(differ) <= set(RESUME_KEYS) or not records.is_file():
+        return False
+    lines = records.read_text().strip().splitlines()
+    last = json.loads(lines[-1])["changes"] if lines else {}
+    return all(k in last and last[k] == [on_disk.get(k), saved.get(k)] for k in differ)
 
 
 def read_run(run_dir: Path, changes: dict[str, Any] | None = None) -> tuple[dict[str, Any], AnyConfig]:
@@ -298,7 +328,7 @@ def read_run(run_dir: Path, changes: dict[str, Any] | None = None) -> tuple[dict
         on_disk = read_config(path).to_dict()
         saved = config.to_dict()
         differ = sorted(k for k in set(on_disk) | set(saved) if on_disk.get(k) != saved.get(k))
-        if differ:
+        if differ and not _interrupted_change(run_dir, differ, on_disk, saved):
             raise MetaRLError(
                 f"'{path}' differs from the checkpoint's config in {', '.join(differ)}: a run continues "
                 f"with the config it started with; undo the edit, or change {', '.join(RESUME_KEYS)} "

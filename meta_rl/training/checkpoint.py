@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import pickle
 import platform
+import signal
 import struct
 import sys
 import tempfile
@@ -60,6 +61,7 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     """
     payload = {"format_version": FORMAT_VERSION, "versions": library_versions(), **state}
     tmp_name = ""
+    written = False
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -67,9 +69,7 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
             torch.save(payload, handle)
             handle.flush()
             os.fsync(handle.fileno())
-        if path.exists():
-            os.replace(path, previous_path(path))
-        os.replace(tmp_name, path)
+        written = True
     except OSError as exc:
         if tmp_name:
             Path(tmp_name).unlink(missing_ok=True)
@@ -79,6 +79,19 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
         if tmp_name:
             Path(tmp_name).unlink(missing_ok=True)
         raise
+    finally:
+        if written:
+            # The new file is complete: both renames happen with Ctrl-C and SIGTERM held back, so
+            # that no stop between them leaves the folder without its latest checkpoint.
+            held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+            try:
+                if path.exists():
+                    os.replace(path, previous_path(path))
+                os.replace(tmp_name, path)
+            except OSError as exc:
+                raise os_failure(path, exc) from None
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 def load_latest_checkpoint(path: Path) -> dict[str, Any]:
@@ -90,6 +103,9 @@ def load_latest_checkpoint(path: Path) -> dict[str, Any]:
         if not previous.is_file():
             raise
         state = load_checkpoint(previous)
+        if path.exists():
+            # Set aside, so that the next save does not rotate it onto the only good fallback.
+            os.replace(path, path.with_name(f"{path.stem}.unreadable{path.suffix}"))
         print(
             f"meta-rl: warning: {latest}; resuming from the previous checkpoint '{previous}' "
             f"(iteration {state['iteration']})",

@@ -56,23 +56,43 @@ class RunLock:
 
     def __init__(self, run_dir: Path) -> None:
         self.path = run_dir / LOCK_NAME
-        with os_errors(self.path):
-            self._fd: int | None = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        self._fd: int | None = None
+        with os_errors(self.path, "lock"):
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
-            holder = os.pread(self._fd, 32, 0).decode(errors="replace").strip() or "unknown"
-            os.close(self._fd)
-            self._fd = None
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
             if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                 raise MetaRLError(f"run folder '{run_dir}' is in use by process {holder}") from None
             raise os_failure(self.path, exc, "lock") from None
-        os.ftruncate(self._fd, 0)
-        os.pwrite(self._fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd = fd
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        except OSError as exc:
+            self.release()
+            raise os_failure(self.path, exc, "lock") from None
+
+    @staticmethod
+    def is_held(run_dir: Path) -> bool:
+        """Whether a live process holds ``run_dir``'s lock (a dead holder's is free)."""
+        try:
+            fd = os.open(run_dir / LOCK_NAME, os.O_RDWR)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        finally:
+            os.close(fd)
+        return False
 
     def release(self) -> None:
         """Gives the folder up (also done by the kernel when the process ends)."""
-        if self._fd is not None:
+        if getattr(self, "_fd", None) is not None:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
@@ -86,16 +106,6 @@ class RunLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def create_folder(run_dir: Path, fill: Callable[[Path], None]) -> RunLock:
@@ -125,8 +135,8 @@ def create_folder(run_dir: Path, fill: Callable[[Path], None]) -> RunLock:
     with os_errors(parent, "create a run folder in"):
         parent.mkdir(parents=True, exist_ok=True)
         for stale in parent.glob(f".{run_dir.name}{_CREATING}*"):
-            pid = stale.name.rsplit("-", 2)[-2] if stale.name.count("-") >= 2 else ""
-            if pid.isdigit() and not _alive(int(pid)):
+            # Every folder being built holds its lock: an unlocked one's creator is gone.
+            if stale.is_dir() and not RunLock.is_held(stale):
                 shutil.rmtree(stale, ignore_errors=True)
         building = Path(tempfile.mkdtemp(prefix=f".{run_dir.name}{_CREATING}{os.getpid()}-", dir=parent))
     lock = RunLock(building)

@@ -3,8 +3,9 @@
 One meta-iteration, top to bottom (:meth:`RLTrainer.run_iteration`):
 
 1. draw ``meta_batch_size`` tasks from the training stream of this iteration;
-2. for each inner step, sample support episodes with the current parameters (one vector env for
-   all tasks x episodes), fit the baseline, compute advantages, adapt every task at once;
+2. for each inner step, sample support episodes with the current parameters (vector envs of
+   whole tasks x episodes, ``meta_rl.sampling``), fit the baseline, compute advantages, adapt
+   every task at once;
 3. sample the query episodes with each task's adapted parameters;
 4. TRPO on the post-adaptation surrogate, whose curvature and line search go through the inner
    step (:class:`agents.gauss_newton.GaussNewtonMAML`, or autograd's double backward);
@@ -34,7 +35,7 @@ from meta_rl.config import TrainConfig
 from meta_rl.errors import MetaRLError, NonFiniteError
 from meta_rl.evaluation import EVALUATE_ITERATION, EvaluationResult, adaptation_curve, eval_step_sizes
 from meta_rl.sampling import VectorSampler
-from meta_rl.seeding import EVAL_PHASE, QUERY_PHASE, TEST_TASKS, TRAIN_TASKS, hvp_tasks, phase_name, task_rng
+from meta_rl.seeding import EVAL_PHASE, QUERY_PHASE, TEST_TASKS, TRAIN_TASKS, hvp_tasks, place, task_rng
 from meta_rl.training.base import MetaTrainer, TrainState
 
 
@@ -255,7 +256,7 @@ class RLTrainer(MetaTrainer):
                 f"tasks {', '.join(map(str, exc.tasks[:5]))}{' ...' if len(exc.tasks) > 5 else ''}"
                 if exc.tasks else "tasks unknown"
             )  # fmt: skip
-            raise NonFiniteError(exc.quantity, f"for env '{c.env_id}' at iteration {iteration}, outer step, {tasks}") from None
+            raise NonFiniteError(exc.quantity, f"for env '{c.env_id}' {place(iteration)}, outer step, {tasks}") from None
         self._check_tasks(task_batched(new_params, 1), "parameters after the outer step", iteration, None)
         self._watch_rejections(stats)
         outer_s = time.perf_counter() - t0
@@ -283,12 +284,16 @@ class RLTrainer(MetaTrainer):
         return new_state, metrics
 
     def _check_tasks(self, values: Params, quantity: str, iteration: int, phase: int | None) -> None:
-        """Stops the run at the first task whose values (leading task dimension) are not finite."""
+        """Stops at the first task whose values (leading task dimension) are not finite.
+
+        ``phase`` None: the meta-parameters after the outer step (one row, no task to name).
+        """
         finite = torch.stack([torch.isfinite(v.reshape(v.shape[0], -1)).all(1) for v in values.values()]).all(0)
         if not bool(finite.all()):
-            task = int((~finite).nonzero()[0])
-            place = "outer step" if phase is None else phase_name(phase)
-            raise NonFiniteError(quantity, f"for env '{self.config.env_id}' at iteration {iteration}, {place}, task {task}")
+            where = f"for env '{self.config.env_id}' {place(iteration, phase)}"
+            if phase is None:
+                raise NonFiniteError(quantity, f"for env '{self.config.env_id}' {place(iteration)}")
+            raise NonFiniteError(quantity, f"{where}, task {int((~finite).nonzero()[0])}")
 
     def _watch_rejections(self, stats: TRPOStats) -> None:
         """Warns once when the outer step has been rejected REJECTION_WARNING times in a row."""

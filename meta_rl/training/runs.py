@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
-from meta_rl.config import SupervisedConfig, TrainConfig
+from meta_rl.config import SupervisedConfig, TrainConfig, read_config
 from meta_rl.evaluation import EvaluationResult
-from meta_rl.training.base import MetaTrainer, read_run
+from meta_rl.training.base import CONFIG_NAME, MetaTrainer, read_run
 from meta_rl.training.rl import RLTrainer
 from meta_rl.training.supervised import SupervisedTrainer
 
@@ -32,8 +32,13 @@ def create_run(config: Any, run_dir: Path, progress: bool = True) -> MetaTrainer
 
 
 def resume_run(run_dir: Path, changes: dict[str, Any] | None = None, progress: bool = True) -> MetaTrainer:
-    """Continues the run in ``run_dir``, whatever its kind (see :meth:`MetaTrainer.resume`)."""
-    _, config = read_run(run_dir, changes)
+    """Continues the run in ``run_dir``, whatever its kind (see :meth:`MetaTrainer.resume`).
+
+    The kind is read from ``config.yaml`` (the trainer then checks it against the checkpoint,
+    under the folder's lock), or from the checkpoint if the file is missing.
+    """
+    path = run_dir / CONFIG_NAME
+    config = read_config(path) if path.is_file() else read_run(run_dir)[1]
     return trainer_class(config).resume(run_dir, changes, progress)
 
 

@@ -50,15 +50,15 @@ def make_family(config: SupervisedConfig, split: str) -> FewShotFamily:
     """
     options = {
         "ways": config.ways, "data_dir": config.data_dir, "image_size": config.image_size,
-        "train_characters": config.train_characters, **config.family_kwargs,
+        "train_characters": config.train_characters,
     }  # fmt: skip
     try:
-        return fewshot.make(config.family, split, **options)
-    except KeyError as exc:
-        raise MetaRLError(str(exc.args[0])) from None
+        return fewshot.make(config.family, split, options, config.family_kwargs)
+    except fewshot.FamilyError as exc:
+        raise MetaRLError(str(exc)) from None
     except ModuleNotFoundError as exc:
         raise MetaRLError(f"cannot import few-shot family '{config.family}': {exc}") from None
-    except (OSError, TypeError, ValueError) as exc:
+    except (OSError, ValueError) as exc:  # the factory's own checks: a missing folder, a bad option
         raise MetaRLError(f"{config.family}: {exc}") from None
 
 
