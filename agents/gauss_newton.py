@@ -118,13 +118,7 @@ class _InnerStep:
 
 def _inner_gradient(params: Values, x: Tensor, actions: Tensor, w: Tensor) -> Values:
     """The inner loss's gradient alone (line-search candidates)."""
-    layers = params[:-1]
-    hidden, mu = mlp_passes.forward(layers, x)
-    inv_var = torch.exp(-2.0 * params[-1]).unsqueeze(1)
-    wr = w.unsqueeze(-1) * (actions - mu)
-    grads, _ = mlp_passes.backward(layers, x, hidden, -wr * inv_var)
-    grad_log_std = w.sum(1, keepdim=True) - ((wr * (actions - mu)).sum(1) * inv_var.squeeze(1))
-    return (*grads, grad_log_std)
+    return _InnerStep.at(params, x, actions, w).grad
 
 
 @dataclasses.dataclass
@@ -253,12 +247,13 @@ class GaussNewtonMAML:
             group_rows = CPU_GROUP_ROWS if device.type == "cpu" else rows * self.num_tasks
         per_group = max(1, group_rows // max(rows, 1))
         # Groups never mix curvature tasks with the others, so products skip whole groups.
-        rest = [i for i in all_tasks if i not in set(self.hvp_tasks)]
+        curvature = set(self.hvp_tasks)
+        rest = [i for i in all_tasks if i not in curvature]
         chunks = [part[i : i + per_group] for part in (self.hvp_tasks, rest) for i in range(0, len(part), per_group)]
         adapted_values = [tuple(a[n].detach() for n in self.names) for a in adapted]
         with torch.no_grad():
             self.groups = [self._group(c, adapted_values, support, query) for c in chunks]
-        self._curvature_groups = [g for g in self.groups if g.tasks[0] in set(self.hvp_tasks)]
+        self._curvature_groups = [g for g in self.groups if g.tasks[0] in curvature]
 
     # ------------------------------------------------------------------------ construction
     def _shared(self, values: Values, size: int) -> Values:
@@ -281,7 +276,8 @@ class GaussNewtonMAML:
             adv, _ = _pack(batch.advantages, batch.mask, tasks)  # type: ignore[arg-type]
             w = _row_weights(mask) * adv
             data.append((x, actions, w))
-            steps.append((per_step[k], _InnerStep.at(per_step[k], x, actions, w)))
+            if not self.first_order:  # first order: J = I, no Hessian of the inner loss needed
+                steps.append((per_step[k], _InnerStep.at(per_step[k], x, actions, w)))
         x, mask = _pack(query.observations, query.mask, tasks)
         actions, _ = _pack(query.actions, query.mask, tasks)
         adv, _ = _pack(query.advantages, query.mask, tasks)  # type: ignore[arg-type]

@@ -1,5 +1,5 @@
 """Sampling: all tasks x episodes of a meta-batch in vector envs, one policy forward per step."""
 
-from meta_rl.sampling.vector import DEFAULT_CHUNK_ENVS, VectorSampler, make_env
+from meta_rl.sampling.vector import VectorSampler, make_env
 
-__all__ = ["DEFAULT_CHUNK_ENVS", "VectorSampler", "make_env"]
+__all__ = ["VectorSampler", "make_env"]

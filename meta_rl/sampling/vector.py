@@ -23,16 +23,9 @@ import envs as _registered_envs  # noqa: F401  (registers the MetaRL/ families)
 from agents.episodes import EpisodeBatch
 from agents.policy import Params, task_policy
 from envs.tasks import Task, missing_task_methods
+from meta_rl.config import DEFAULT_CHUNK_ENVS
 from meta_rl.errors import MetaRLError, NonFiniteError
 from meta_rl.seeding import episode_seeds, noise_seeds, place
-
-
-DEFAULT_CHUNK_ENVS = 320
-"""Sub-envs stepped together at most. A few hundred MuJoCo states stay in a 2-core machine's caches
-between steps (the cheetah's lockstep physics alone ran at 0.94 of the rollout floor with 200
-sub-envs, 0.80 with 400 and 0.65 with 800), and each chunk costs Python per step and a reset: the
-paper's cheetah meta-batch sampled at 0.65 of the floor in 3 chunks of about 270 sub-envs against
-0.61 in 4 of 200 and 0.55 in 7 of 120 (medians of 6 interleaved rounds)."""
 
 
 def make_env(env_id: str, env_kwargs: dict[str, Any] | None = None) -> gym.Env:
