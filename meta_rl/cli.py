@@ -1,4 +1,4 @@
-"""The ``meta-rl`` command: ``train``, ``evaluate``, ``oracle``, ``plot``, ``bench`` and ``envs``.
+"""The ``meta-rl`` command: ``train``, ``evaluate``, ``oracle``, ``plot``, ``bench``, ``config``, ``envs``.
 
 User mistakes (a bad config key, an unknown env id, a missing run folder) print one line and
 exit with status 2; Ctrl-C during training saves a checkpoint and exits with status 130.
@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import datetime
 import os
+import re
 import signal
 import sys
 from pathlib import Path
@@ -85,6 +86,10 @@ def _build_parser() -> argparse.ArgumentParser:
     oracle.add_argument("--label", default="oracle")
     oracle.add_argument("--out", type=Path, required=True, help="result folder")
 
+    config = sub.add_parser("config", help="list every config key with its value and its meaning")
+    config.add_argument("preset", nargs="?", default=None, help="preset name or YAML file (default: 'default')")
+    config.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+
     bench = sub.add_parser("bench", help="time one paper-size meta-iteration of a preset, with ratios")
     bench.add_argument("preset", nargs="?", default="halfcheetah-vel", help="preset name or YAML file")
     bench.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
@@ -154,7 +159,13 @@ def _train(args: argparse.Namespace) -> int:
         run_dir = args.run_dir
         if run_dir is None:
             stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-            label = Path(args.preset).stem if args.preset else "default"
+            # Named after the preset, or after the env when one is given without a preset.
+            if args.preset:
+                label = Path(args.preset).stem
+            elif args.env:
+                label = re.sub(r"[^A-Za-z0-9.-]+", "-", args.env.rpartition(":")[2]).strip("-")
+            else:
+                label = "default"
             run_dir = DEFAULT_RUNS / f"{label}-s{config.seed}-{stamp}"
         trainer = create_run(config, run_dir, progress)
     print(f"run folder: {run_dir}", flush=True)
@@ -252,6 +263,19 @@ def _plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _config(args: argparse.Namespace) -> int:
+    import textwrap
+
+    from meta_rl.config import describe, load_config
+
+    config = load_config(args.preset, args.overrides)
+    print(f"# {type(config).__name__} of {args.preset or 'default'}: key, value, meaning")
+    for key, value, doc in describe(config):
+        print(f"{key} = {value}")
+        print(textwrap.fill(doc, width=96, initial_indent="    ", subsequent_indent="    "))
+    return 0
+
+
 def _bench(args: argparse.Namespace) -> int:
     from meta_rl.bench.iteration import format_report, run
     from meta_rl.config import load_config
@@ -290,6 +314,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "oracle": lambda: _oracle(args),
             "plot": lambda: _plot(args),
             "bench": lambda: _bench(args),
+            "config": lambda: _config(args),
         }
         return commands[args.command]()
     except MetaRLError as exc:

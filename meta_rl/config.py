@@ -15,8 +15,10 @@ and their loading stay together because every key is documented, typed and check
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 import os
+import re
 import types
 import typing
 from importlib import resources
@@ -352,7 +354,9 @@ def make_config(values: dict[str, Any], base: Any | None = None) -> Any:
     checked = {}
     for key, value in values.items():
         if key not in hints:
-            raise ConfigError(f"unknown config key '{key}' (known keys: {', '.join(known)})")
+            close = difflib.get_close_matches(key, known, n=3, cutoff=0.6)
+            hint = f"did you mean {' or '.join(repr(k) for k in close)}?" if close else "see `meta-rl config`"
+            raise ConfigError(f"unknown config key '{key}': {hint}")
         checked[key] = _coerce(key, value, hints[key])
     return dataclasses.replace(base, **checked)
 
@@ -424,3 +428,26 @@ def save_config(config: Any, path: Path) -> None:
 def read_config(path: Path) -> Any:
     """Reads a config written by :func:`save_config`."""
     return make_config(_read_yaml_mapping(path.read_text(), f"config file '{path}'"))
+
+
+def describe(config: Any) -> list[tuple[str, str, str]]:
+    """``(key, value, documentation)`` of every field of a config, in declaration order.
+
+    The documentation is the field's entry in the class docstring's ``Attributes`` section.
+    """
+    doc = typing.cast(str, type(config).__doc__ or "")
+    section = doc.split("Attributes:", 1)[1] if "Attributes:" in doc else ""
+    entries: dict[str, list[str]] = {}
+    current = None
+    for line in section.splitlines():
+        match = re.match(r"^\s{8}(\w+): (.*)$", line)
+        if match:
+            current = match.group(1)
+            entries[current] = [match.group(2).strip()]
+        elif current and line.startswith(" " * 12):
+            entries[current].append(line.strip())
+    return [
+        (f.name, yaml.safe_dump(_plain(config)[f.name], default_flow_style=True).strip().removesuffix("..."
+         ).strip(), " ".join(entries.get(f.name, [])).replace("``", "`"))
+        for f in dataclasses.fields(config)
+    ]  # fmt: skip

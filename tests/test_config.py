@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from pathlib import Path
 
 import pytest
@@ -93,3 +95,24 @@ def test_every_field_is_documented(kind: str) -> None:
     doc = type(config).__doc__ or ""
     for name in config.to_dict():
         assert f"{name}:" in doc, f"{type(config).__name__} field '{name}' has no docstring entry"
+
+
+def test_an_unknown_key_suggests_the_closest_known_ones() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config("default", ["inner_l=0.1"])
+    assert str(caught.value) == "unknown config key 'inner_l': did you mean 'inner_lr'?"
+    with pytest.raises(ConfigError) as caught:
+        load_config("default", ["zzz=1"])
+    assert str(caught.value) == "unknown config key 'zzz': see `meta-rl config`"
+
+
+def test_meta_rl_config_lists_every_key_with_its_value_and_meaning(capsys: pytest.CaptureFixture[str]) -> None:
+    from meta_rl.cli import main
+    from meta_rl.config import TrainConfig
+
+    assert main(["config", "halfcheetah-dir", "--set", "seed=3"]) == 0
+    out = capsys.readouterr().out
+    for field in dataclasses.fields(TrainConfig):
+        assert f"\n{field.name} = " in out, field.name
+    assert "\nseed = 3\n    Run seed: every random draw" in out
+    assert "\nmax_kl = 0.02\n    TRPO trust-region radius" in out

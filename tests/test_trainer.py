@@ -329,3 +329,21 @@ def test_sigterm_checkpoints_and_exits_like_ctrl_c(tmp_path: Path) -> None:
     state = load_checkpoint(run / "checkpoint.pt")
     assert state["iteration"] >= 2
     assert RLTrainer.resume(run, {"iterations": state["iteration"] + 1}, progress=False).train()
+
+
+def test_without_a_bar_each_iteration_prints_a_line_and_the_run_is_named_after_its_env(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    args = ["train", "--env", "MetaRL/Navigation2D-v0", "--no-progress", "--iterations", "2",
+            "--set", "meta_batch_size=2", "--set", "support_episodes=2", "--set", "query_episodes=2",
+            "--set", "hidden_sizes=[8]", "--set", "eval_every=2", "--set", "eval_tasks=2",
+            "--set", "eval_episodes=2"]  # fmt: skip
+    assert main(args) == 0
+    lines = capsys.readouterr().out.splitlines()
+    iteration_lines = [line for line in lines if line.startswith("iteration ")]
+    assert [line.split(":")[0] for line in iteration_lines] == ["iteration 1/2", "iteration 2/2"]
+    assert "return before" in iteration_lines[0] and "held-out" not in iteration_lines[0]
+    assert "; held-out return_step_0 " in iteration_lines[1]
+    (run,) = (tmp_path / "runs").iterdir()
+    assert run.name.startswith("Navigation2D-v0-s0-")

@@ -269,6 +269,15 @@ class MetaTrainer(abc.ABC):
                     self.save()
                 bar.update(1)
                 bar.set_postfix(self.postfix(metrics))
+                if not self.progress:  # no bar: one line per iteration instead, in logs too
+                    shown = " ".join(f"{k} {v}" for k, v in self.postfix(metrics).items())
+                    evals = " ".join(
+                        f"{k.split('/')[-1]} {v:.4g}" for k, v in metrics.items() if k.startswith("eval/")
+                    )
+                    print(
+                        f"iteration {iteration}/{c.iterations}: {shown}" + (f"; held-out {evals}" if evals else ""),
+                        flush=True,
+                    )
             self.save()  # the final state (for iterations == 0 too: the "random" baseline)
         except KeyboardInterrupt:
             self.save()  # self.state is always a whole committed iteration
