@@ -346,4 +346,4 @@ def test_without_a_bar_each_iteration_prints_a_line_and_the_run_is_named_after_i
     assert "return before" in iteration_lines[0] and "held-out" not in iteration_lines[0]
     assert "; held-out return_step_0 " in iteration_lines[1]
     (run,) = (tmp_path / "runs").iterdir()
-    assert run.name.startswith("Navigation2D-v0-s0-")
+    assert run.name.startswith("MetaRL-Navigation2D-v0-s0-")
