@@ -57,7 +57,7 @@ if "MetaRL/Navigation2D-v0" not in registry:
         max_episode_steps=100,
     )
 
-# The MuJoCo locomotion families: horizon 200 for all (TASKS.md); each with its batched vector env.
+# The MuJoCo locomotion families: horizon 200 for all (envs/TASKS.md); each with its batched vector env.
 _LOCOMOTION = {
     "MetaRL/HalfCheetahVel-v0": "envs.locomotion.half_cheetah:HalfCheetahVelEnv",
     "MetaRL/HalfCheetahDir-v0": "envs.locomotion.half_cheetah:HalfCheetahDirEnv",

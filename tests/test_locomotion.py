@@ -1,4 +1,4 @@
-"""The MuJoCo locomotion families against TASKS.md: rewards and observations by hand, physics step,
+"""The MuJoCo locomotion families against envs/TASKS.md: rewards and observations by hand, physics step,
 reset noise, termination, tasks, registration, presets, and the samplers."""
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def make(env_id: str) -> Any:
     return gym.make(env_id).unwrapped
 
 
-# --- States, actions and the TASKS.md formulas, computed here from MuJoCo data of our own ---
+# --- States, actions and the envs/TASKS.md formulas, computed here from MuJoCo data of our own ---
 
 # Actions with components outside [-1, 1]: the env must clip them before applying and costing.
 CHEETAH_ACTION = np.array([0.5, -1.5, 0.2, 0.9, -0.3, 2.0])
@@ -68,7 +68,7 @@ def ant_state() -> tuple[np.ndarray, np.ndarray]:
 def reference_step(
     xml: str, nstep: int, qpos: np.ndarray, qvel: np.ndarray, action: np.ndarray
 ) -> tuple[mujoco.MjModel, mujoco.MjData]:
-    """Steps a fresh copy of Gymnasium's model: TASKS.md's physics for one env step."""
+    """Steps a fresh copy of Gymnasium's model: envs/TASKS.md's physics for one env step."""
     model = mujoco.MjModel.from_xml_path(str(ASSETS / xml))
     assert model.opt.timestep == 0.01
     data = mujoco.MjData(model)
@@ -95,7 +95,7 @@ def robot_com(model: mujoco.MjModel, data: mujoco.MjData) -> tuple[np.ndarray, n
 def cheetah_expected(
     task: Task, qpos: np.ndarray, qvel: np.ndarray, action: np.ndarray
 ) -> tuple[np.ndarray, float, np.ndarray]:
-    """Observation, reward and the post-step qpos by TASKS.md, one physics step of 0.01 s."""
+    """Observation, reward and the post-step qpos by envs/TASKS.md, one physics step of 0.01 s."""
     model, data = reference_step("half_cheetah.xml", 1, qpos, qvel, action)
     com, velocity = robot_com(model, data)
     a = np.clip(action, -1.0, 1.0)
@@ -111,7 +111,7 @@ def cheetah_expected(
 def ant_expected(
     task: Task, qpos: np.ndarray, qvel: np.ndarray, action: np.ndarray
 ) -> tuple[np.ndarray, float, np.ndarray]:
-    """Observation, reward and the post-step qpos by TASKS.md, 0.02 s as two RK4 steps of 0.01."""
+    """Observation, reward and the post-step qpos by envs/TASKS.md, 0.02 s as two RK4 steps of 0.01."""
     model, data = reference_step("ant.xml", 2, qpos, qvel, action)
     com, velocity = robot_com(model, data)
     a_n = np.clip(action, -1.0, 1.0)  # ctrlrange is +-1: normalised = clipped
@@ -132,7 +132,7 @@ def ant_expected(
 
 Expected = Callable[[Task, np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, float, np.ndarray]]
 State = Callable[[], tuple[np.ndarray, np.ndarray]]
-# Per family: two tasks, the TASKS.md formula, a test state and an action.
+# Per family: two tasks, the envs/TASKS.md formula, a test state and an action.
 CASES: dict[str, tuple[list[Task], Expected, State, np.ndarray]] = {
     CHEETAH_VEL: (
         [GoalVelocityTask(0.7), GoalVelocityTask(1.9)], cheetah_expected, cheetah_state, CHEETAH_ACTION

@@ -1,4 +1,4 @@
-"""The 2D navigation family against TASKS.md, and its batched env against the plain one."""
+"""The 2D navigation family against envs/TASKS.md, and its batched env against the plain one."""
 
 from __future__ import annotations
 

@@ -78,7 +78,7 @@ def omniglot_family(
     ``<alphabet>/<character>/<image>.png``. All characters of both folders are pooled (in sorted
     path order, so the result does not depend on the filesystem), shuffled with
     ``np.random.default_rng(seed)``, and the first ``train_characters`` are the meta-training
-    characters, the rest meta-test: the MAML code's split, which TASKS.md describes as 1,200 for
+    characters, the rest meta-test: the MAML code's split, which envs/TASKS.md describes as 1,200 for
     meta-training (1,623 characters in all, so 423 for meta-test). The MAML code shuffles with
     Python's ``random`` over an unsorted directory listing, so its exact character sets cannot be
     reproduced; only the sizes match.

@@ -30,7 +30,7 @@ def _check_sinusoid_task(task: Any) -> SinusoidTask:
 
 
 class SinusoidFamily:
-    """y = A sin(x - phi), A ~ U[0.1, 5.0], phi ~ U[0, pi], x ~ U[-5, 5] (TASKS.md).
+    """y = A sin(x - phi), A ~ U[0.1, 5.0], phi ~ U[0, pi], x ~ U[-5, 5] (envs/TASKS.md).
 
     The regression family of the MAML paper (section 5.1). Inputs are ``[k, 1]`` and targets
     ``[k, 1]``, both float32; the loss is the mean squared error.

@@ -9,7 +9,7 @@ Five families, each a Gymnasium env with the task API of ``envs.tasks``:
   (``MetaRL/AntGoal-v0``),
 
 each with a batched vector env (``HalfCheetahVelVectorEnv``, ...) registered as its
-``vector_entry_point``. They follow TASKS.md, which follows the code that produced the paper's
+``vector_entry_point``. They follow envs/TASKS.md, which follows the code that produced the paper's
 figures (rllab's ``HalfCheetahEnvRand`` / ``AntEnvRand`` families of ``maml_rl``). Every class
 docstring lists where it differs and why.
 

@@ -90,7 +90,7 @@ class AntVelEnv(GoalVelocityTaskMixin, AntBaseEnv):
     Gymnasium's ``MujocoEnv`` with that model rather than on ``AntEnv``, whose observation, reward,
     reset and velocity it would all replace (see ``envs.locomotion.base``).
 
-    ## Deviations from TASKS.md
+    ## Deviations from envs/TASKS.md
 
     * Physics step: two RK4 steps of 0.01 s per env step, not one of 0.02 s (see Physics), on
       Gymnasium's ``ant.xml`` run by MuJoCo 3+ rather than rllab's run by MuJoCo 1.31 (same
@@ -198,7 +198,7 @@ class AntDirEnv(DirectionTaskMixin, AntBaseEnv):
     Gymnasium's ``MujocoEnv`` with that model rather than on ``AntEnv``, whose observation, reward,
     reset and velocity it would all replace (see ``envs.locomotion.base``).
 
-    ## Deviations from TASKS.md
+    ## Deviations from envs/TASKS.md
 
     * Physics step: two RK4 steps of 0.01 s per env step, not one of 0.02 s (see Physics), on
       Gymnasium's ``ant.xml`` run by MuJoCo 3+ rather than rllab's run by MuJoCo 1.31 (same
@@ -296,7 +296,7 @@ class AntGoalEnv(AntBaseEnv):
     Gymnasium's ``MujocoEnv`` with that model rather than on ``AntEnv``, whose observation, reward,
     reset and velocity it would all replace (see ``envs.locomotion.base``).
 
-    ## Deviations from TASKS.md
+    ## Deviations from envs/TASKS.md
 
     * Physics step: two RK4 steps of 0.01 s per env step, not one of 0.02 s (see Physics), on
       Gymnasium's ``ant.xml`` run by MuJoCo 3+ rather than rllab's run by MuJoCo 1.31 (same

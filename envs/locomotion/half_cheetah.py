@@ -71,7 +71,7 @@ class HalfCheetahVelEnv(GoalVelocityTaskMixin, HalfCheetahBaseEnv):
     at every load, and rescaled to the same total mass after: the result equals Gymnasium's
     compiled model array for array.
 
-    ## Deviations from TASKS.md
+    ## Deviations from envs/TASKS.md
 
     * The model is Gymnasium's ``half_cheetah.xml`` run by MuJoCo 3+, not rllab's file run by
       MuJoCo 1.31: same bodies, joints, gears and timestep, but a different contact solver, so
@@ -159,7 +159,7 @@ class HalfCheetahDirEnv(DirectionTaskMixin, HalfCheetahBaseEnv):
     at every load, and rescaled to the same total mass after: the result equals Gymnasium's
     compiled model array for array.
 
-    ## Deviations from TASKS.md
+    ## Deviations from envs/TASKS.md
 
     * The model is Gymnasium's ``half_cheetah.xml`` run by MuJoCo 3+, not rllab's file run by
       MuJoCo 1.31: same bodies, joints, gears and timestep, but a different contact solver, so
