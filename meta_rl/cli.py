@@ -102,7 +102,8 @@ def _build_parser() -> argparse.ArgumentParser:
 
     plot = sub.add_parser("plot", help="overlay adaptation curves of several results")
     plot.add_argument("results", type=Path, nargs="+", help="result folders or run folders")
-    plot.add_argument("--out", type=Path, required=True, help="the PNG to write")
+    plot.add_argument("--out", type=Path, required=True, help="the figure to write: .png, .pdf or .svg")
+    plot.add_argument("--labels", nargs="+", default=None, help="legend entries, one per result")
     plot.add_argument("--title", default=None)
     return parser
 
@@ -258,7 +259,7 @@ def _plot(args: argparse.Namespace) -> int:
     from meta_rl.evaluation.plotting import plot_results
 
     results = [EvaluationResult.read(_resume_dir(path)) for path in args.results]
-    plot_results(results, args.out, args.title)
+    plot_results(results, args.out, args.title, args.labels)
     print(f"wrote {args.out}")
     return 0
 

@@ -14,6 +14,7 @@ from envs.navigation import NavigationTask
 from envs.tasks import Task
 from meta_rl.training.checkpoint import load_checkpoint
 from meta_rl.cli import main
+from meta_rl.errors import MetaRLError
 from meta_rl.evaluation import AdaptedPolicy, EvaluationResult
 from meta_rl.evaluation.oracle import TaskInObservation, task_features, train_oracle
 from meta_rl.evaluation.plotting import plot_results
@@ -194,3 +195,35 @@ def test_adapted_policy_works_with_sb3_evaluate_policy(trained_run: Path) -> Non
     assert mean == pytest.approx(total, rel=1e-5)
     action, state = predictor.predict(np.zeros(2, np.float32), deterministic=False)
     assert action.shape == (2,) and state is None and np.all(np.abs(action) <= 0.1)
+
+
+# ------------------------------------------------------------------------------------ figures
+def _result(label: str, steps: int = 3) -> EvaluationResult:
+    values = np.arange(steps * 4, dtype=float).reshape(steps, 4)
+    protocol = {"env_id": "MetaRL/Navigation2D-v0", "tasks": 4, "episodes_per_step": 20}
+    return EvaluationResult(label, "return", values, [{}] * 4, protocol)
+
+
+@pytest.mark.parametrize(("suffix", "signature"), [(".png", PNG_SIGNATURE), (".pdf", b"%PDF"), (".svg", b"<?xml")])
+def test_the_figure_format_follows_the_extension(tmp_path: Path, suffix: str, signature: bytes) -> None:
+    out = tmp_path / f"figure{suffix}"
+    plot_results([_result("maml"), _result("oracle", steps=1)], out)
+    assert out.read_bytes().startswith(signature)
+    if suffix == ".svg":
+        text = out.read_text()
+        assert "4 held-out tasks, 20 fresh episodes per task and step" in text
+        assert "one standard error of the mean over tasks" in text
+
+
+def test_figure_labels_and_their_errors(tmp_path: Path) -> None:
+    from meta_rl.evaluation.plotting import legend_label
+
+    assert legend_label("navigation2d-s3-20261129-170300") == "navigation2d (seed 3)"
+    assert legend_label("MAML") == "MAML"
+    out = tmp_path / "f.svg"
+    plot_results([_result("navigation2d-s0-20261129-170300")], out, labels=["MAML, ours"])
+    assert "MAML, ours" in out.read_text() and "20261129" not in out.read_text()
+    with pytest.raises(MetaRLError, match="got 2 labels for 1 results"):
+        plot_results([_result("a")], out, labels=["x", "y"])
+    with pytest.raises(MetaRLError, match=r"choose a \.png, \.pdf or \.svg file"):
+        plot_results([_result("a")], tmp_path / "f.jpg")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Sequence
 
@@ -16,33 +17,71 @@ from meta_rl.evaluation.result import EvaluationResult  # noqa: E402
 _Y_LABELS = {"return": "average return", "loss": "mean squared error", "accuracy": "accuracy"}
 
 
-def plot_results(results: Sequence[EvaluationResult], path: Path, title: str | None = None) -> None:
-    """Draws each result's mean after 0..K steps with a standard-error band, into a PNG.
+FORMATS = {".png": "png", ".pdf": "pdf", ".svg": "svg"}
+BAND = "band: ± one standard error of the mean over tasks"
+
+
+def legend_label(label: str) -> str:
+    """A run folder's name without its time stamp: ``navigation2d-s0-20261129-170300`` ->
+    ``navigation2d (seed 0)``; other labels unchanged."""
+    match = re.fullmatch(r"(.+)-s(\d+)-\d{8}-\d{6}", label)
+    return f"{match.group(1)} (seed {match.group(2)})" if match else label
+
+
+def caption(results: Sequence[EvaluationResult]) -> str:
+    """What the figure shows, in one line: tasks, episodes (or shots) per step, and the band."""
+    protocol = results[0].protocol
+    tasks = protocol.get("tasks", results[0].values.shape[1])
+    if "episodes_per_step" in protocol:
+        per_step = f"{protocol['episodes_per_step']} fresh episodes per task and step"
+    elif "shots" in protocol:
+        per_step = f"{protocol['shots']} shots, {protocol.get('query_shots', '?')} query examples per task"
+    else:
+        per_step = "fresh data per step"
+    return f"{tasks} held-out tasks, {per_step}; {BAND}"
+
+
+def plot_results(
+    results: Sequence[EvaluationResult],
+    path: Path,
+    title: str | None = None,
+    labels: Sequence[str] | None = None,
+) -> None:
+    """Draws each result's mean after 0..K steps with a standard-error band.
 
     A result with a single step (an oracle, which is not adapted) is a flat dashed line across
-    the figure, as in the paper.
+    the figure, as in the paper. The file's extension chooses the format (PNG, PDF or SVG); a
+    caption under the axes says how many tasks and episodes the points average and what the band
+    is.
 
     Args:
         results: The curves to overlay.
-        path: Output file (PNG).
+        path: Output file (``.png``, ``.pdf`` or ``.svg``).
         title: Figure title (default: the first result's env id).
+        labels: Legend entries, one per result (default: their labels, time stamps dropped).
     """
     if not results:
         raise ValueError("nothing to plot")
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise MetaRLError(f"cannot write '{path}': choose a .png, .pdf or .svg file")
+    if labels is not None and len(labels) != len(results):
+        raise MetaRLError(f"got {len(labels)} labels for {len(results)} results")
+    names = list(labels) if labels is not None else [legend_label(r.label) for r in results]
     metrics = sorted({r.metric for r in results})
     if len(metrics) > 1:
         raise MetaRLError(f"cannot overlay results of different metrics in one figure: {metrics}")
     max_step = max(r.values.shape[0] - 1 for r in results)
-    fig, ax = plt.subplots(figsize=(5.0, 3.6), dpi=120)
-    for result in results:
+    fig, ax = plt.subplots(figsize=(5.0, 3.9), dpi=120)
+    for result, name in zip(results, names):
         rows = result.summary_rows()
         means = [r["mean"] for r in rows]
         errs = [r["stderr"] for r in rows]
         if len(rows) == 1:
-            ax.axhline(means[0], linestyle="--", linewidth=1.5, label=result.label, color="k")
+            ax.axhline(means[0], linestyle="--", linewidth=1.5, label=name, color="k")
             continue
         steps = list(range(len(rows)))
-        line = ax.plot(steps, means, marker="o", linewidth=1.8, label=result.label)[0]
+        line = ax.plot(steps, means, marker="o", linewidth=1.8, label=name)[0]
         ax.fill_between(
             steps, [m - e for m, e in zip(means, errs)], [m + e for m, e in zip(means, errs)],
             color=line.get_color(), alpha=0.2, linewidth=0,
@@ -54,9 +93,10 @@ def plot_results(results: Sequence[EvaluationResult], path: Path, title: str | N
     ax.set_title(title or str(protocol.get("env_id", protocol.get("family", ""))))
     ax.grid(alpha=0.3)
     ax.legend(frameon=False)
-    fig.tight_layout()
+    fig.text(0.5, 0.01, caption(results), ha="center", va="bottom", fontsize=6.5, color="0.3")
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, format="png")
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    fig.savefig(tmp, format=fmt)
     plt.close(fig)
     tmp.replace(path)
