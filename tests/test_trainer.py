@@ -347,3 +347,31 @@ def test_without_a_bar_each_iteration_prints_a_line_and_the_run_is_named_after_i
     assert "; held-out return_step_0 " in iteration_lines[1]
     (run,) = (tmp_path / "runs").iterdir()
     assert run.name.startswith("MetaRL-Navigation2D-v0-s0-")
+
+
+def _tags(path: Path) -> list[str]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(path), size_guidance={"tensors": 0, "scalars": 0})
+    events.Reload()
+    return [*events.Tags()["tensors"], *events.Tags()["scalars"]]
+
+
+def test_tensorboard_gets_the_config_the_adaptation_figure_and_hparams(tmp_path: Path) -> None:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run = tmp_path / "run"
+    RLTrainer.create(tiny_config(iterations=2, eval_every=2), run, progress=False).train()
+    events = EventAccumulator(str(run), size_guidance={"images": 0, "tensors": 0})
+    events.Reload()
+    tags = events.Tags()
+    assert "config/text_summary" in tags["tensors"]
+    assert "eval/adaptation" in tags["images"]
+    assert [e.step for e in events.Images("eval/adaptation")] == [0, 2]
+    assert "outer/kl" in tags["scalars"]
+    # The hparams summary: the final held-out returns beside the config (its own events file).
+    assert any("hparam/eval_step_1" in _tags(p) for p in run.glob("events.out.tfevents.*"))
+    # Re-running evaluate replaces its TensorBoard events instead of adding to them.
+    assert main(["evaluate", str(run), "--steps", "1", "--tasks", "2", "--episodes", "2"]) == 0
+    assert main(["evaluate", str(run), "--steps", "1", "--tasks", "2", "--episodes", "2"]) == 0
+    assert len(list((run / "evaluation").glob("events.out.tfevents.*"))) == 1

@@ -10,6 +10,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only; no display is needed or assumed
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 from meta_rl.errors import MetaRLError  # noqa: E402
 from meta_rl.evaluation.result import EvaluationResult  # noqa: E402
@@ -60,11 +61,23 @@ def plot_results(
         title: Figure title (default: the first result's env id).
         labels: Legend entries, one per result (default: their labels, time stamps dropped).
     """
-    if not results:
-        raise ValueError("nothing to plot")
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise MetaRLError(f"cannot write '{path}': choose a .png, .pdf or .svg file")
+    fig = curve_figure(results, title, labels)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    fig.savefig(tmp, format=fmt)
+    plt.close(fig)
+    tmp.replace(path)
+
+
+def curve_figure(
+    results: Sequence[EvaluationResult], title: str | None = None, labels: Sequence[str] | None = None
+) -> Figure:
+    """The figure of :func:`plot_results`, not yet saved (TensorBoard takes it as an image)."""
+    if not results:
+        raise ValueError("nothing to plot")
     if labels is not None and len(labels) != len(results):
         raise MetaRLError(f"got {len(labels)} labels for {len(results)} results")
     names = list(labels) if labels is not None else [legend_label(r.label) for r in results]
@@ -95,8 +108,4 @@ def plot_results(
     ax.legend(frameon=False)
     fig.text(0.5, 0.01, caption(results), ha="center", va="bottom", fontsize=6.5, color="0.3")
     fig.tight_layout(rect=(0, 0.04, 1, 1))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    fig.savefig(tmp, format=fmt)
-    plt.close(fig)
-    tmp.replace(path)
+    return fig

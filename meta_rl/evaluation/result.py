@@ -65,6 +65,8 @@ class EvaluationResult:
         _write_csv(out_dir / "per_task.csv", ["task", "step", self.metric, "task_json"], per_task)
         meta = {"label": self.label, "metric": self.metric, "protocol": self.protocol}
         _atomic_write_text(out_dir / "result.json", json.dumps(meta, indent=1))
+        for old in out_dir.glob("events.out.tfevents.*"):  # a re-run replaces, not appends
+            old.unlink()
         with SummaryWriter(log_dir=str(out_dir)) as writer:
             for row in summary:
                 writer.add_scalar(f"evaluate/{self.metric}", row["mean"], row["step"])

@@ -20,6 +20,7 @@ from typing import Any, Sequence
 
 import numpy as np
 import torch
+import yaml
 from tqdm import tqdm
 
 from agents.policy import Params
@@ -234,6 +235,16 @@ class MetaTrainer(abc.ABC):
         )
 
     # ------------------------------------------------------------------------------ the loop
+    def _log_figure(self, logger: RunLogger, iteration: int) -> None:
+        """The last evaluation's adaptation curve, as an image in TensorBoard."""
+        if self.last_eval is None:
+            return
+        from meta_rl.evaluation.plotting import curve_figure
+
+        metric = getattr(self, "metric", "return")
+        result = EvaluationResult(f"iteration {iteration}", metric, np.asarray(self.last_eval), [], {})
+        logger.add_figure("eval/adaptation", curve_figure([result], title=f"iteration {iteration}"), iteration)
+
     def _should_eval(self, iteration: int) -> bool:
         every = self.config.eval_every
         return iteration == self.config.iterations or (every > 0 and iteration % every == 0)
@@ -255,8 +266,11 @@ class MetaTrainer(abc.ABC):
         )  # fmt: skip
         try:
             logger = RunLogger(self.run_dir, self.metric_columns(), resume_after=resume_after)
+            if not self.resumed:
+                logger.add_config(yaml.safe_dump(c.to_dict(), sort_keys=False))
             if not resumed and c.eval_every > 0:
                 logger.log(0, self.evaluate(0, self.state))
+                self._log_figure(logger, 0)
             for iteration in range(self.iteration + 1, c.iterations + 1):
                 state, metrics = self.run_iteration(iteration)
                 if self._should_eval(iteration):
@@ -264,6 +278,8 @@ class MetaTrainer(abc.ABC):
                 # Log before committing: an interrupt in between re-runs this iteration on
                 # resume, and the resumed logger drops the row of the uncommitted iteration.
                 logger.log(iteration, metrics)
+                if self._should_eval(iteration):
+                    self._log_figure(logger, iteration)
                 self.commit(state)
                 if iteration % c.checkpoint_every == 0 and iteration < c.iterations:
                     self.save()
@@ -279,6 +295,9 @@ class MetaTrainer(abc.ABC):
                         flush=True,
                     )
             self.save()  # the final state (for iterations == 0 too: the "random" baseline)
+            if self.last_eval is not None:
+                final = {f"eval_step_{k}": float(row.mean()) for k, row in enumerate(self.last_eval)}
+                logger.add_hparams(c.to_dict(), final)
         except KeyboardInterrupt:
             self.save()  # self.state is always a whole committed iteration
             return False

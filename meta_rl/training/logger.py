@@ -6,6 +6,7 @@ import csv
 import math
 import os
 from pathlib import Path
+from typing import Any
 
 from torch.utils.tensorboard import SummaryWriter
 
@@ -56,6 +57,22 @@ class RunLogger:
             writer.writeheader()
             writer.writerows(rows)
         os.replace(tmp, self.path)
+
+    def add_config(self, text: str) -> None:
+        """The resolved config, as TensorBoard text (``config``), once per run."""
+        with os_errors(self.path):
+            self.writer.add_text("config", "```yaml\n" + text + "\n```", 0)
+
+    def add_figure(self, tag: str, figure: Any, iteration: int) -> None:
+        """A Matplotlib figure as a TensorBoard image (closes it)."""
+        with os_errors(self.path):
+            self.writer.add_figure(tag, figure, iteration, close=True)
+
+    def add_hparams(self, hparams: dict[str, Any], metrics: dict[str, float]) -> None:
+        """The run's hyper-parameters beside its final held-out metrics (TensorBoard's HParams)."""
+        plain = {k: v if isinstance(v, (int, float, str, bool)) else str(v) for k, v in hparams.items()}
+        with os_errors(self.path):
+            self.writer.add_hparams(plain, {f"hparam/{k}": v for k, v in metrics.items()}, run_name=".")
 
     def log(self, iteration: int, scalars: dict[str, float]) -> None:
         """Writes the scalars of one iteration (tags not in ``columns`` are an error)."""
