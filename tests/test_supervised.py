@@ -252,3 +252,18 @@ def test_evaluate_and_plot_refuse_bad_requests(tmp_path: Path, capsys: pytest.Ca
     returns.write(tmp_path / "ret")
     assert main(["plot", str(tmp_path / "loss"), str(tmp_path / "ret"), "--out", str(tmp_path / "f.png")]) == 2
     assert "different metrics" in capsys.readouterr().err
+
+
+def test_digits_without_scikit_learn_names_the_extra(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sys
+
+    from meta_rl.cli import main
+
+    monkeypatch.setitem(sys.modules, "sklearn", None)  # as if not installed
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
+    assert main(["train", "digits", "--iterations", "1"]) == 2
+    assert capsys.readouterr().err == (
+        "meta-rl: error: the digits family needs scikit-learn, an optional extra: pip install 'meta-rl[digits]'\n"
+    )

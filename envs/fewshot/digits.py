@@ -6,6 +6,7 @@ import numpy as np
 
 from envs.fewshot.images import ImageClassificationFamily, rotation_classes
 from envs.fewshot.protocol import check_int, check_split
+from envs.fewshot.registry import FamilyError
 
 # Split by digit (see digits_family): 6 and 9 are 180-degree rotations of each other, so both stay
 # on the test side and no training class is a rotated test digit.
@@ -40,7 +41,12 @@ def digits_family(split: str, ways: int = 5) -> ImageClassificationFamily:
         ValueError: On a bad split or ``ways``.
     """
     # Imported here so that importing envs does not pay for scikit-learn.
-    from sklearn.datasets import load_digits
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError:
+        raise FamilyError(
+            "the digits family needs scikit-learn, an optional extra: pip install 'meta-rl[digits]'"
+        ) from None
 
     split = check_split(split)
     ways = check_int("ways", ways, 2)
