@@ -104,6 +104,10 @@ def _build_parser() -> argparse.ArgumentParser:
     plot.add_argument("results", type=Path, nargs="+", help="result folders or run folders")
     plot.add_argument("--out", type=Path, required=True, help="the figure to write: .png, .pdf or .svg")
     plot.add_argument("--labels", nargs="+", default=None, help="legend entries, one per result")
+    plot.add_argument(
+        "--learning-curve", action="store_true",
+        help="run folders' held-out metric before and after one step, against the iteration",
+    )  # fmt: skip
     plot.add_argument("--title", default=None)
     return parser
 
@@ -256,8 +260,12 @@ def _oracle(args: argparse.Namespace) -> int:
 
 def _plot(args: argparse.Namespace) -> int:
     from meta_rl.evaluation import EvaluationResult
-    from meta_rl.evaluation.plotting import plot_results
+    from meta_rl.evaluation.plotting import plot_learning_curves, plot_results
 
+    if args.learning_curve:
+        plot_learning_curves([_resume_dir(path) for path in args.results], args.out, args.title)
+        print(f"wrote {args.out}")
+        return 0
     results = [EvaluationResult.read(_resume_dir(path)) for path in args.results]
     plot_results(results, args.out, args.title, args.labels)
     print(f"wrote {args.out}")

@@ -227,3 +227,11 @@ def test_figure_labels_and_their_errors(tmp_path: Path) -> None:
         plot_results([_result("a")], out, labels=["x", "y"])
     with pytest.raises(MetaRLError, match=r"choose a \.png, \.pdf or \.svg file"):
         plot_results([_result("a")], tmp_path / "f.jpg")
+
+
+def test_a_learning_curve_figure_from_a_runs_metrics(trained_run: Path, tmp_path: Path) -> None:
+    out = tmp_path / "curve.svg"
+    assert main(["plot", str(trained_run), "--learning-curve", "--out", str(out)]) == 0
+    text = out.read_text()
+    assert "before adaptation" in text and "after 1 step" in text and "meta-iteration" in text
+    assert main(["plot", str(tmp_path), "--learning-curve", "--out", str(out)]) == 2  # no metrics.csv

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import re
 from pathlib import Path
 from typing import Sequence
@@ -109,3 +110,46 @@ def curve_figure(
     fig.text(0.5, 0.01, caption(results), ha="center", va="bottom", fontsize=6.5, color="0.3")
     fig.tight_layout(rect=(0, 0.04, 1, 1))
     return fig
+
+
+def plot_learning_curves(runs: Sequence[Path], path: Path, title: str | None = None, steps: Sequence[int] = (0, 1)) -> None:
+    """Held-out metric after ``steps`` inner steps against the iteration, from runs' ``metrics.csv``.
+
+    Args:
+        runs: Run folders (their evaluation rows: ``eval/<metric>_step_k``).
+        path: Output file (``.png``, ``.pdf`` or ``.svg``).
+        title: Figure title (default: the first run's folder name).
+        steps: Which adaptation steps to draw (0: before adaptation).
+    """
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise MetaRLError(f"cannot write '{path}': choose a .png, .pdf or .svg file")
+    fig, ax = plt.subplots(figsize=(5.0, 3.6), dpi=120)
+    metric = "return"
+    for run in runs:
+        metrics = run / "metrics.csv"
+        if not metrics.is_file():
+            raise MetaRLError(f"'{run}' holds no metrics.csv")
+        with open(metrics, newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        columns = [c for c in (rows[0] if rows else {}) if c.startswith("eval/") and "_step_" in c]
+        if not columns:
+            raise MetaRLError(f"'{metrics}' has no evaluation columns")
+        metric = columns[0].split("/")[1].rsplit("_step_", 1)[0]
+        for k in steps:
+            column = f"eval/{metric}_step_{k}"
+            points = [(int(r["iteration"]), float(r[column])) for r in rows if r.get(column)]
+            if points:
+                label = f"{legend_label(run.name)}, {'before adaptation' if k == 0 else f'after {k} step' + ('s' if k > 1 else '')}"
+                ax.plot(*zip(*points), marker="o", markersize=3, linewidth=1.5, label=label)
+    ax.set_xlabel("meta-iteration")
+    ax.set_ylabel(f"held-out {_Y_LABELS.get(metric, metric)}")
+    ax.set_title(title or runs[0].name)
+    ax.grid(alpha=0.3)
+    ax.legend(frameon=False, fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    fig.savefig(tmp, format=fmt)
+    plt.close(fig)
+    tmp.replace(path)
