@@ -76,6 +76,7 @@ def _build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--out", type=Path, default=None, help="result folder (default: RUN/evaluation)"
     )
+    evaluate.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
     oracle = sub.add_parser("oracle", help="train and evaluate the oracle baseline (SB3)")
     oracle.add_argument("preset", nargs="?", default=None, help="preset name or YAML file")
@@ -85,6 +86,7 @@ def _build_parser() -> argparse.ArgumentParser:
     oracle.add_argument("--episodes", type=int, default=None, help="episodes per test task")
     oracle.add_argument("--label", default="oracle")
     oracle.add_argument("--out", type=Path, required=True, help="result folder")
+    oracle.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
     config = sub.add_parser("config", help="list every config key with its value and its meaning")
     config.add_argument("preset", nargs="?", default=None, help="preset name or YAML file (default: 'default')")
@@ -222,6 +224,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         result = evaluate_run(
             run_dir, steps=args.steps, num_tasks=args.tasks, episodes=args.episodes, seed=args.seed,
             step_sizes=args.step_sizes, label=args.label, device=args.device,
+            progress=not args.no_progress,
         )  # fmt: skip
         with os_errors(out):
             result.write(out)
@@ -250,7 +253,9 @@ def _oracle(args: argparse.Namespace) -> int:
         raise MetaRLError(f"the oracle baseline is for RL task families; this preset is {config.kind}")
     if args.out.exists() and any(args.out.iterdir()):
         raise MetaRLError(f"output folder '{args.out}' is not empty")
-    result = train_oracle(config, args.timesteps, args.out, args.algo, args.episodes, args.label)
+    result = train_oracle(
+        config, args.timesteps, args.out, args.algo, args.episodes, args.label, progress=not args.no_progress
+    )
     result.write(args.out)
     plot_results([result], args.out / "adaptation.png")
     _print_summary(result)

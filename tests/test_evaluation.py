@@ -235,3 +235,13 @@ def test_a_learning_curve_figure_from_a_runs_metrics(trained_run: Path, tmp_path
     text = out.read_text()
     assert "before adaptation" in text and "after 1 step" in text and "meta-iteration" in text
     assert main(["plot", str(tmp_path), "--learning-curve", "--out", str(out)]) == 2  # no metrics.csv
+
+
+def test_evaluate_shows_a_progress_bar_unless_asked_not_to(
+    trained_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["evaluate", str(trained_run), "--steps", "2", "--tasks", "2", "--episodes", "2", "--out"]
+    assert main([*args, str(tmp_path / "a")]) == 0
+    assert "evaluate: 100%" in capsys.readouterr().err
+    assert main([*args, str(tmp_path / "b"), "--no-progress"]) == 0
+    assert "evaluate:" not in capsys.readouterr().err

@@ -14,6 +14,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from tqdm import tqdm
 from gymnasium import spaces
 from torch import nn
 
@@ -104,6 +105,7 @@ def train_oracle(
     algo: str = "trpo",
     episodes: int | None = None,
     label: str = "oracle",
+    progress: bool = False,
 ) -> EvaluationResult:
     """Trains the oracle and evaluates it on the config's held-out test tasks.
 
@@ -114,12 +116,14 @@ def train_oracle(
         algo: ``trpo`` (sb3-contrib) or ``ppo`` (Stable-Baselines3).
         episodes: Episodes per test task (default: the config's ``eval_episodes``).
         label: Name in plots.
+        progress: Show progress bars for the training steps and the test tasks.
 
     Returns:
         A one-step result (returns of the un-adapted oracle on each test task).
     """
     from sb3_contrib import TRPO
     from stable_baselines3 import PPO
+    from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.evaluation import evaluate_policy
     from stable_baselines3.common.utils import set_random_seed
     from stable_baselines3.common.vec_env import DummyVecEnv
@@ -136,7 +140,19 @@ def train_oracle(
         "MlpPolicy", env, seed=config.seed, policy_kwargs=policy_kwargs, device=device,
         gamma=config.gamma, verbose=0,
     )  # fmt: skip
-    model.learn(total_timesteps=timesteps)
+    class _Bar(BaseCallback):  # SB3's own progress bar needs `rich`; tqdm is here already
+        def __init__(self) -> None:
+            super().__init__()
+            self.bar = tqdm(total=timesteps, desc="oracle: train", unit="step", disable=not progress)
+
+        def _on_step(self) -> bool:
+            self.bar.update(self.model.num_timesteps - self.bar.n)
+            return True
+
+        def _on_training_end(self) -> None:
+            self.bar.close()
+
+    model.learn(total_timesteps=timesteps, callback=_Bar())
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save(out_dir / "oracle.zip")
     env.close()
@@ -147,7 +163,7 @@ def train_oracle(
     probe.close()
     eps = config.eval_episodes if episodes is None else episodes
     returns = np.zeros((1, len(tasks)))
-    for i, task in enumerate(tasks):
+    for i, task in enumerate(tqdm(tasks, desc="oracle: test tasks", disable=not progress)):
         # One sub-env per episode: evaluate_policy then runs one episode in each, batched.
         venv = DummyVecEnv([lambda task=task: _oracle_env(config, None, task)] * eps)
         venv.seed(config.test_seed + i * eps)

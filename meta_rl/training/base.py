@@ -111,6 +111,7 @@ class MetaTrainer(abc.ABC):
         seed: int | None = None,
         step_sizes: Sequence[float] | None = None,
         label: str | None = None,
+        progress: bool = False,
     ) -> EvaluationResult:
         """``meta-rl evaluate``: the metric after 0..``steps`` steps on held-out tasks."""
 

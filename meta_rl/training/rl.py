@@ -24,6 +24,7 @@ from typing import Any, Sequence
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from agents.episodes import EpisodeBatch, compute_advantages
 from agents.gauss_newton import GaussNewtonMAML
@@ -173,6 +174,7 @@ class RLTrainer(MetaTrainer):
         iteration: int,
         phases: Sequence[int],
         seconds: dict[str, float] | None = None,
+        bar: tqdm | None = None,
     ) -> tuple[list[EpisodeBatch], list[Params]]:
         """Samples with ``params``, adapts on the episodes, samples again, K times over.
 
@@ -187,6 +189,7 @@ class RLTrainer(MetaTrainer):
             seed, iteration: Where the episodes' seeds derive from.
             phases: The seed phase of each batch.
             seconds: Where to add the seconds spent ``sampling`` and ``adapting``.
+            bar: A progress bar to advance by one per batch.
 
         Returns:
             The K + 1 batches and the K + 1 task-batched parameters they were sampled with.
@@ -203,6 +206,8 @@ class RLTrainer(MetaTrainer):
             batch = compute_advantages(batch, c.gamma, c.gae_lambda, c.baseline_reg)
             clock["sampling"] = clock.get("sampling", 0.0) + middle - start
             clock["adapting"] = clock.get("adapting", 0.0) + time.perf_counter() - middle
+            if bar is not None:
+                bar.update(1)
             return batch
 
         def adapt_step(k: int, current: Params, batch: EpisodeBatch, step_size: float) -> Params:
@@ -314,6 +319,7 @@ class RLTrainer(MetaTrainer):
         episodes: int,
         seed: int,
         iteration: int,
+        progress: bool = False,
     ) -> tuple[np.ndarray, list[EpisodeBatch]]:
         """The test protocol: mean return per task after 0..K inner steps, on fresh episodes.
 
@@ -324,10 +330,11 @@ class RLTrainer(MetaTrainer):
             ``[K + 1, tasks]`` mean episode returns, and the K + 1 batches.
         """
         steps = len(step_sizes)
-        batches, _ = self.rollouts(
-            params, tasks, episodes=[episodes] * (steps + 1), step_sizes=step_sizes, seed=seed,
-            iteration=iteration, phases=[EVAL_PHASE + k for k in range(steps + 1)],
-        )  # fmt: skip
+        with tqdm(total=steps + 1, desc="evaluate", unit="step", disable=not progress) as bar:
+            batches, _ = self.rollouts(
+                params, tasks, episodes=[episodes] * (steps + 1), step_sizes=step_sizes, seed=seed,
+                iteration=iteration, phases=[EVAL_PHASE + k for k in range(steps + 1)], bar=bar,
+            )  # fmt: skip
         return np.stack([b.episode_returns().mean(1).cpu().numpy() for b in batches]), batches
 
     def evaluate(self, iteration: int, state: TrainState) -> dict[str, float]:
@@ -351,6 +358,7 @@ class RLTrainer(MetaTrainer):
         seed: int | None = None,
         step_sizes: Sequence[float] | None = None,
         label: str | None = None,
+        progress: bool = False,
     ) -> EvaluationResult:
         """``meta-rl evaluate``: the run's held-out tasks, fresh episodes, returns after 0..K steps.
 
@@ -361,6 +369,7 @@ class RLTrainer(MetaTrainer):
             seed: Test-task stream seed (default: the run's ``test_seed``, i.e. its recorded tasks).
             step_sizes: The K step sizes (default: alpha, then alpha * ``eval_lr_decay``).
             label: Name for plots (default: the run folder's name).
+            progress: Show a progress bar over the steps.
         """
         c = self.config
         test_seed = c.test_seed if seed is None else seed
@@ -371,7 +380,8 @@ class RLTrainer(MetaTrainer):
             raise MetaRLError(f"got {len(sizes)} step sizes for {steps} steps")
         tasks = self.sampler.sample_tasks(n, task_rng(test_seed, TEST_TASKS))
         values, _ = self.adaptation_returns(
-            self.params, tasks, sizes, episodes=eps, seed=test_seed, iteration=EVALUATE_ITERATION
+            self.params, tasks, sizes, episodes=eps, seed=test_seed, iteration=EVALUATE_ITERATION,
+            progress=progress,
         )
         protocol = {
             "run": str(self.run_dir), "env_id": c.env_id, "iteration": self.iteration,

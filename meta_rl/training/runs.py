@@ -57,6 +57,7 @@ def evaluate_run(
     step_sizes: Sequence[float] | None = None,
     label: str | None = None,
     device: str | None = None,
+    progress: bool = False,
 ) -> EvaluationResult:
     """Runs the test protocol on a run's checkpoint (see each trainer's ``evaluate_protocol``).
 
@@ -70,6 +71,7 @@ def evaluate_run(
         step_sizes: The K step sizes (default: the run's protocol).
         label: Name for plots (default: the run folder's name).
         device: Torch device (default: the run's).
+        progress: Show a progress bar.
 
     Returns:
         The result; nothing is written (see :meth:`EvaluationResult.write`).
@@ -77,7 +79,8 @@ def evaluate_run(
     trainer = open_run(run_dir, device)
     try:
         return trainer.evaluate_protocol(
-            steps, num_tasks=num_tasks, episodes=episodes, seed=seed, step_sizes=step_sizes, label=label
+            steps, num_tasks=num_tasks, episodes=episodes, seed=seed, step_sizes=step_sizes, label=label,
+            progress=progress,
         )
     finally:
         trainer.close()

@@ -19,6 +19,7 @@ from typing import Any, Sequence
 
 import numpy as np
 import torch
+from tqdm import tqdm
 from torch import nn
 
 from agents.maml import task_batched
@@ -208,6 +209,7 @@ class SupervisedTrainer(MetaTrainer):
     def adaptation_curve(
         self, params: Params, tasks: Sequence[Any], steps: int, step_sizes: Sequence[float],
         seed: int, iteration: int, shots: int | None = None, query_shots: int | None = None,
+        progress: bool = False,
     ) -> np.ndarray:  # fmt: skip
         """The metric on fresh query examples after 0..``steps`` steps on each task's support set.
 
@@ -221,7 +223,8 @@ class SupervisedTrainer(MetaTrainer):
             torch.device("cpu"),
         )  # fmt: skip
         values = np.zeros((steps + 1, len(tasks)))
-        for lo in range(0, len(tasks), EVAL_CHUNK):
+        chunks = range(0, len(tasks), EVAL_CHUNK)
+        for lo in tqdm(chunks, desc="evaluate", unit="chunk", disable=not progress or len(chunks) < 2):
             part = slice(lo, min(lo + EVAL_CHUNK, len(tasks)))
             s_x, s_y = xs[part].to(self.device), ys[part].to(self.device)
             q_x, q_y = xq[part].to(self.device), yq[part].to(self.device)
@@ -257,6 +260,7 @@ class SupervisedTrainer(MetaTrainer):
     def evaluate_protocol(
         self, steps: int, num_tasks: int | None = None, episodes: int | None = None,
         seed: int | None = None, step_sizes: Sequence[float] | None = None, label: str | None = None,
+        progress: bool = False,
     ) -> EvaluationResult:  # fmt: skip
         """``meta-rl evaluate`` for a supervised run: the metric after 0..K steps on test tasks.
 
@@ -272,7 +276,9 @@ class SupervisedTrainer(MetaTrainer):
             raise MetaRLError(f"got {len(sizes)} step sizes for {steps} steps")
         self.check_examples(self.test_family, shots or c.eval_shots, c.eval_query_shots, "--episodes + eval_query_shots")
         tasks = self.test_family.sample_tasks(n, task_rng(test_seed, TEST_TASKS))
-        values = self.adaptation_curve(self.params, tasks, steps, sizes, test_seed, EVALUATE_ITERATION, shots)
+        values = self.adaptation_curve(
+            self.params, tasks, steps, sizes, test_seed, EVALUATE_ITERATION, shots, progress=progress
+        )
         protocol = {
             "run": str(self.run_dir), "family": c.family, "iteration": self.iteration,
             "test_seed": test_seed, "tasks": n, "shots": shots or c.eval_shots,
