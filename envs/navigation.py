@@ -80,18 +80,79 @@ class Navigation2DEnv(gym.Env[np.ndarray, np.ndarray]):
     ``NavigationTask(goal=(gx, gy))`` with ``g ~ U([-0.5, 0.5]^2)`` (``sample_tasks``). A task set
     with ``set_task`` is used from then on; the samplers set it before ``reset``.
 
+    ## Rendering
+
+    ``render_mode="rgb_array"``: a ``[height, width, 3]`` picture of the plane around the origin
+    (the square ``[-1, 1]^2`` fills its shorter side) with the goal (a red disc), the start (a grey
+    dot) and the path walked since the reset (blue), drawn in NumPy.
+
     ## Arguments
 
-    ``goal``: the initial task's goal, ``(0.5, 0.5)`` unless given.
+    ``goal``: the initial task's goal, ``(0.5, 0.5)`` unless given; ``render_mode``: ``None`` or
+    ``"rgb_array"``; ``width``, ``height``: the picture's size in pixels (256 x 256), as Gymnasium's
+    MuJoCo envs name them.
     """
 
-    metadata: dict[str, Any] = {"render_modes": []}
+    metadata: dict[str, Any] = {"render_modes": ["rgb_array"], "render_fps": 20}
 
-    def __init__(self, goal: Sequence[float] = (0.5, 0.5)) -> None:
+    def __init__(
+        self,
+        goal: Sequence[float] = (0.5, 0.5),
+        render_mode: str | None = None,
+        width: int = 256,
+        height: int = 256,
+    ) -> None:
+        if render_mode not in (None, "rgb_array"):
+            raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
+        if int(width) < 8 or int(height) < 8:
+            raise ValueError(f"width and height must be at least 8 pixels, got {width} x {height}")
+        self.render_mode = render_mode
+        self.width, self.height = int(width), int(height)
         self.observation_space = spaces.Box(-np.inf, np.inf, shape=(2,), dtype=np.float32)
         self.action_space = spaces.Box(-MAX_STEP, MAX_STEP, shape=(2,), dtype=np.float32)
         self._task = NavigationTask(goal=_goal(goal))
         self._state = np.zeros(2, dtype=np.float64)
+        self._path_mask: np.ndarray | None = None  # the path's pixels, drawn as the agent moves
+
+    def render(self) -> np.ndarray | None:
+        """The current picture (``rgb_array``), or None without a render mode."""
+        if self.render_mode is None:
+            return None
+        image = np.full((self.height, self.width, 3), 255, dtype=np.uint8)
+        centre_row, centre_col = (round(x) for x in self._pixel(np.zeros(2)))
+        image[centre_row, :] = image[:, centre_col] = (225, 225, 225)  # the axes
+        if self._path_mask is not None:
+            image[self._path_mask] = (31, 119, 180)
+        rows, cols = np.mgrid[0 : self.height, 0 : self.width].astype(np.float64)
+        unit = self._scale()
+        for centre, radius, colour in [
+            (np.asarray(self._task.goal), unit / 20, (214, 39, 40)), (np.zeros(2), unit / 50, (150, 150, 150)),
+        ]:  # fmt: skip
+            row, col = self._pixel(centre)
+            image[(rows - row) ** 2 + (cols - col) ** 2 <= max(radius, 1.0) ** 2] = colour
+        return image
+
+    def _scale(self) -> float:
+        """Pixels per unit length: the square ``[-1, 1]^2`` fills the picture's shorter side."""
+        return (min(self.width, self.height) - 1) / 2.0
+
+    def _pixel(self, point: np.ndarray) -> tuple[float, float]:
+        """(row, column) of a point of the plane, y up, the origin in the picture's centre."""
+        unit = self._scale()
+        return (self.height - 1) / 2.0 - point[1] * unit, (self.width - 1) / 2.0 + point[0] * unit
+
+    def _draw_segment(self, start: np.ndarray, end: np.ndarray) -> None:
+        """Adds the segment from ``start`` to ``end`` to the path's pixels (once, as it is walked)."""
+        if self._path_mask is None:
+            self._path_mask = np.zeros((self.height, self.width), dtype=bool)
+        a, b = np.array(self._pixel(start)), np.array(self._pixel(end))
+        rows, cols = np.mgrid[0 : self.height, 0 : self.width].astype(np.float64)
+        offset = np.stack([rows - a[0], cols - a[1]], axis=-1)
+        direction = b - a
+        length2 = float(direction @ direction)
+        t = np.clip(offset @ direction / length2, 0.0, 1.0) if length2 > 0 else np.zeros(rows.shape)
+        distance2 = np.sum((offset - t[..., None] * direction) ** 2, axis=-1)
+        self._path_mask |= distance2 <= max(self._scale() / 80, 1.0) ** 2
 
     def sample_tasks(self, n: int, rng: np.random.Generator) -> list[NavigationTask]:
         """Draws ``n`` goals uniformly from ``[-0.5, 0.5]^2`` with ``rng``."""
@@ -110,10 +171,13 @@ class Navigation2DEnv(gym.Env[np.ndarray, np.ndarray]):
     ) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
         self._state = np.zeros(2, dtype=np.float64)
+        self._path_mask = None
         return self._state.astype(np.float32), {}
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         move = np.clip(np.asarray(action, dtype=np.float64), -MAX_STEP, MAX_STEP)
+        if self.render_mode is not None:
+            self._draw_segment(self._state, self._state + move)
         self._state = self._state + move
         offset = self._state - np.asarray(self._task.goal)
         reward = -float(np.sqrt(np.sum(offset**2)))

@@ -149,6 +149,10 @@ class LocomotionEnv(MujocoEnv, utils.EzPickle):
                 setattr(self, name, float_pair(value, name) if isinstance(default, tuple) else float(value))
             settings[name] = getattr(self, name)
         kwargs.setdefault("default_camera_config", {"distance": 4.0})  # Gymnasium's, both robots
+        if kwargs.get("camera_id") is None and kwargs.get("camera_name") is None:
+            # The models' "track" camera follows the centre of mass from the side; Gymnasium's
+            # default free camera stays put while a running robot leaves the picture.
+            kwargs["camera_name"] = "track"
         utils.EzPickle.__init__(
             self, **{self.task_argument: self.task_argument_of(task)}, frame_skip=frame_skip,
             timestep=timestep, qpos_noise_scale=qpos_noise_scale, qvel_noise_scale=qvel_noise_scale,
