@@ -93,6 +93,8 @@ class MetaPolicy:
         params: This policy's parameter values (module shapes).
         steps: Inner steps taken to get here.
         seed: Seed of the generator of stochastic actions.
+        action_space: The env's action space (default: made from the config's env).
+        test_tasks: The run's held-out test tasks (``tasks.json``), carried to adapted copies.
     """
 
     def __init__(
@@ -103,8 +105,10 @@ class MetaPolicy:
         steps: int = 0,
         seed: int = 0,
         action_space: gym.spaces.Box | None = None,
+        test_tasks: Sequence[Task] = (),
     ) -> None:
         self.config = config
+        self.test_tasks: list[Task] = list(test_tasks)
         self.policy = policy
         self.params = {k: v.detach() for k, v in params.items()}
         self.steps = steps
@@ -206,11 +210,15 @@ class MetaPolicy:
                 create_graph=False,
             )  # fmt: skip
         params = {k: v[0] for k, v in adapted.items()}
-        return MetaPolicy(c, self.policy, params, self.steps + 1, action_space=self.action_space)
+        return MetaPolicy(
+            c, self.policy, params, self.steps + 1, action_space=self.action_space, test_tasks=self.test_tasks
+        )
 
 
 def load(run_dir: str | Path, device: str | None = None) -> MetaPolicy:
     """The meta-policy of an RL run's checkpoint (``runs/<name>`` or a path).
+
+    Its ``test_tasks`` are the run's held-out tasks, the ones ``meta-rl evaluate`` adapts to.
 
     Raises:
         MetaRLError: No such run, no readable checkpoint, or a supervised run.
@@ -221,7 +229,9 @@ def load(run_dir: str | Path, device: str | None = None) -> MetaPolicy:
     try:
         if not isinstance(trainer.config, TrainConfig):
             raise MetaRLError(f"'{run_dir}' is a {trainer.config.kind} run: meta_rl.load takes RL runs")
-        return MetaPolicy(trainer.config, trainer.policy, trainer.params)  # type: ignore[attr-defined]
+        return MetaPolicy(
+            trainer.config, trainer.policy, trainer.params, test_tasks=trainer.test_tasks  # type: ignore[attr-defined]
+        )
     finally:
         trainer.close()
 

@@ -1,4 +1,4 @@
-"""The ``meta-rl`` command: ``train``, ``evaluate``, ``oracle``, ``plot``, ``bench``, ``config``, ``envs``.
+"""The ``meta-rl`` command: ``train``, ``evaluate``, ``record``, ``oracle``, ``plot``, ``bench``, ``config``, ``envs``.
 
 User mistakes (a bad config key, an unknown env id, a missing run folder) print one line and
 exit with status 2; Ctrl-C during training saves a checkpoint and exits with status 130.
@@ -77,6 +77,31 @@ def _build_parser() -> argparse.ArgumentParser:
         "--out", type=Path, default=None, help="result folder (default: RUN/evaluation)"
     )
     evaluate.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+    record = sub.add_parser("record", help="video of a run's policy adapting to one task")
+    record.add_argument("run", type=Path, help="the run folder (or its name under runs/)")
+    record.add_argument("--out", type=Path, required=True, help="the video to write: .mp4 (the video extra) or .gif")
+    which = record.add_mutually_exclusive_group()
+    which.add_argument(
+        "--task", default=None, metavar="JSON",
+        help='the task as JSON: its fields (\'{"direction": -1}\') or a task\'s to_json()',
+    )  # fmt: skip
+    which.add_argument(
+        "--task-index", type=int, default=0, metavar="I", help="the run's held-out test task I (default 0)"
+    )  # fmt: skip
+    record.add_argument("--steps", type=int, default=1, help="inner steps K: episodes after 0..K steps (default 1)")
+    record.add_argument(
+        "--episodes", type=int, default=None, help="episodes per inner step (default: the run's eval_episodes)"
+    )  # fmt: skip
+    record.add_argument("--seed", type=int, default=0, help="reset seed of the recorded episodes")
+    record.add_argument("--size", default=None, metavar="WxH", help="frame size in pixels (default: the env's)")
+    record.add_argument("--fps", type=float, default=None, help="frames per second (default: the env's)")
+    record.add_argument("--stochastic", action="store_true", help="sample actions instead of the mean")
+    record.add_argument(
+        "--still", type=Path, default=None, metavar="PNG",
+        help="also write the last frame after each number of steps, side by side",
+    )  # fmt: skip
+    record.add_argument("--device", default=None, help="torch device (default: the run's)")
 
     oracle = sub.add_parser("oracle", help="train and evaluate the oracle baseline (SB3)")
     oracle.add_argument("preset", nargs="?", default=None, help="preset name or YAML file")
@@ -234,6 +259,30 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _record(args: argparse.Namespace) -> int:
+    from meta_rl.record import record
+
+    size = None
+    if args.size is not None:
+        match = re.fullmatch(r"(\d+)[xX](\d+)", args.size)
+        if match is None:
+            raise MetaRLError(f"--size must be WIDTHxHEIGHT in pixels, like 480x360; got {args.size!r}")
+        size = (int(match[1]), int(match[2]))
+
+    def report(k: int, total: float, length: int) -> None:
+        print(f"after {k} step{'' if k == 1 else 's'}: return {total:.2f} ({length} env steps)", flush=True)
+
+    result = record(
+        _resume_dir(args.run), args.out, task=args.task, task_index=args.task_index, steps=args.steps,
+        episodes=args.episodes, seed=args.seed, size=size, fps=args.fps, deterministic=not args.stochastic,
+        device=args.device, still=args.still, on_step=report,
+    )  # fmt: skip
+    print(f"wrote {result.path}: {result.frames} frames at {result.fps:g} fps, task {result.task}")
+    if args.still is not None:
+        print(f"wrote {args.still}")
+    return 0
+
+
 def _print_summary(result: "EvaluationResult") -> None:  # noqa: F821
     print(f"{result.label}: mean {result.metric} over {result.values.shape[1]} test tasks")
     for row in result.summary_rows():
@@ -326,6 +375,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "envs": lambda: _envs(args),
             "evaluate": lambda: _evaluate(args),
             "oracle": lambda: _oracle(args),
+            "record": lambda: _record(args),
             "plot": lambda: _plot(args),
             "bench": lambda: _bench(args),
             "config": lambda: _config(args),
