@@ -85,6 +85,33 @@ class _Buffers:
     mask: np.ndarray
 
 
+@dataclasses.dataclass(frozen=True)
+class SampledRows:
+    """Episodes of some tasks as NumPy arrays ``[T, tasks, episodes, ...]``, ``T`` the longest."""
+
+    observations: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    mask: np.ndarray
+
+    @staticmethod
+    def concatenate(parts: Sequence["SampledRows"]) -> "SampledRows":
+        """The parts' tasks side by side, in order, padded with zeros to the longest."""
+        length = max(part.rewards.shape[0] for part in parts)
+
+        def joined(name: str) -> np.ndarray:
+            arrays = [getattr(part, name) for part in parts]
+            padded = [np.pad(a, [(0, length - a.shape[0])] + [(0, 0)] * (a.ndim - 1)) for a in arrays]
+            return np.concatenate(padded, axis=1)
+
+        return SampledRows(joined("observations"), joined("actions"), joined("rewards"), joined("mask"))
+
+    def to_batch(self, device: torch.device) -> EpisodeBatch:
+        """The arrays as an :class:`EpisodeBatch` on ``device``."""
+        tensors = [torch.from_numpy(a).to(device) for a in (self.observations, self.actions, self.rewards, self.mask)]
+        return EpisodeBatch(*tensors)
+
+
 def _check_finite(buffers: _Buffers, steps: int, chunk: slice, where: Callable[[int], str]) -> None:
     """Stops at the first NaN or infinity in a chunk's episodes (padding is zeros).
 
@@ -250,12 +277,42 @@ class VectorSampler:
         for name, value in params.items():
             if value.shape[0] != num_tasks:
                 raise ValueError(f"params['{name}'] has {value.shape[0]} task rows for {num_tasks} tasks")
-        seeds = episode_seeds(seed, iteration, phase, num_tasks, episodes)
+        rows = self.sample_rows(
+            policy, params, tasks, episode_seeds(seed, iteration, phase, num_tasks, episodes),
+            noise_seeds(seed, iteration, phase, num_tasks), place(iteration, phase),
+        )  # fmt: skip
+        return rows.to_batch(self.device)
 
-        def where(task: int) -> str:
-            return f"from env '{self.env_id}' {place(iteration, phase)}, task {task}"
+    @torch.no_grad()
+    def sample_rows(
+        self,
+        policy: nn.Module,
+        params: Params,
+        tasks: Sequence[Task],
+        seeds: np.ndarray,
+        noise: np.ndarray,
+        where: str,
+        first_task: int = 0,
+    ) -> SampledRows:
+        """Episodes of some of a meta-batch's tasks, from their seeds: the work of :meth:`sample`.
 
-        noise = noise_seeds(seed, iteration, phase, num_tasks)
+        A distributed sampler gives each worker a slice of the meta-batch's tasks with the same
+        slices of the seeds; the episodes are those :meth:`sample` would give the whole batch.
+
+        Args:
+            policy: The policy module.
+            params: The tasks' parameters (one row per task).
+            tasks: The tasks.
+            seeds: ``[tasks, episodes]`` reset seeds (``meta_rl.seeding.episode_seeds``).
+            noise: ``[tasks]`` action-noise seeds (``meta_rl.seeding.noise_seeds``).
+            where: Where in the run the episodes are, for error messages.
+            first_task: The first task's index in the meta-batch, for error messages.
+        """
+        num_tasks, episodes = seeds.shape
+
+        def located(task: int) -> str:
+            return f"from env '{self.env_id}' {where}, task {first_task + task}"
+
         shape = (self.horizon, num_tasks, episodes)
         buffers = _Buffers(
             observations=np.zeros((*shape, self.obs_dim), dtype=np.float32),
@@ -274,18 +331,11 @@ class VectorSampler:
                 chunk = slice(start, min(start + per_chunk, num_tasks))
                 chunk_params = {name: value[chunk] for name, value in params.items()}
                 steps = self._run_chunk(
-                    policy, chunk_params, tasks[chunk], seeds[chunk], noise[chunk], buffers, chunk, where
+                    policy, chunk_params, tasks[chunk], seeds[chunk], noise[chunk], buffers, chunk, located
                 )
                 length = max(length, steps)
-
-        def to_tensor(buf: np.ndarray) -> torch.Tensor:
-            return torch.from_numpy(buf[:length]).to(self.device)
-
-        return EpisodeBatch(
-            observations=to_tensor(buffers.observations),
-            actions=to_tensor(buffers.actions),
-            rewards=to_tensor(buffers.rewards),
-            mask=to_tensor(buffers.mask),
+        return SampledRows(
+            buffers.observations[:length], buffers.actions[:length], buffers.rewards[:length], buffers.mask[:length]
         )
 
     def _run_chunk(
