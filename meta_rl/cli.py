@@ -1,4 +1,5 @@
-"""The ``meta-rl`` command: ``train``, ``evaluate``, ``record``, ``oracle``, ``plot``, ``bench``, ``config``, ``envs``.
+"""The ``meta-rl`` command: ``train``, ``sweep``, ``evaluate``, ``record``, ``oracle``, ``plot``, ``bench``,
+``config``, ``envs``.
 
 User mistakes (a bad config key, an unknown env id, a missing run folder) print one line and
 exit with status 2; Ctrl-C during training saves a checkpoint and exits with status 130.
@@ -103,6 +104,20 @@ def _build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     record.add_argument("--device", default=None, help="torch device (default: the run's)")
 
+    sweep = sub.add_parser("sweep", help="a run per seed and value combination, on Ray (the ray extra)")
+    sweep.add_argument("preset", nargs="?", default=None, help="preset name or YAML file")
+    sweep.add_argument("--seeds", default="0", help="seeds: 0-4, 0,3,7 (default 0)")
+    sweep.add_argument(
+        "--set", dest="grid", action="append", default=[], metavar="KEY=V1[,V2...]",
+        help="a config key's values (repeatable; each combination is a run; one value: fixed for all)",
+    )  # fmt: skip
+    sweep.add_argument("--out", type=Path, default=None, help="the sweep folder (default: runs/sweep-<preset>-<time>)")
+    sweep.add_argument("--resume", type=Path, default=None, metavar="SWEEP", help="continue the sweep in this folder")
+    sweep.add_argument("--cpus-per-run", type=float, default=1.0, help="CPUs Ray reserves per run (default 1)")
+    sweep.add_argument(
+        "--ray-address", default=None, help="the Ray cluster: empty for a local one, auto, host:port"
+    )  # fmt: skip
+
     oracle = sub.add_parser("oracle", help="train and evaluate the oracle baseline (SB3)")
     oracle.add_argument("preset", nargs="?", default=None, help="preset name or YAML file")
     oracle.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
@@ -126,6 +141,10 @@ def _build_parser() -> argparse.ArgumentParser:
         "--no-sync", action="store_true",
         help="skip timing Gymnasium's SyncVectorEnv (a minute for MuJoCo meta-batches)",
     )  # fmt: skip
+    bench.add_argument(
+        "--ray", type=int, nargs="+", default=[], metavar="N",
+        help="also time sampling on Ray with N actors (each N given; the ray extra)",
+    )  # fmt: skip
 
     plot = sub.add_parser("plot", help="overlay adaptation curves of several results")
     plot.add_argument("results", type=Path, nargs="+", help="result folders or run folders")
@@ -136,6 +155,7 @@ def _build_parser() -> argparse.ArgumentParser:
         help="run folders' held-out metric before and after one step, against the iteration",
     )  # fmt: skip
     plot.add_argument("--title", default=None)
+    plot.add_argument("--per-seed", action="store_true", help="a sweep's runs too, one thin line per seed")
     return parser
 
 
@@ -242,6 +262,10 @@ def _evaluate(args: argparse.Namespace) -> int:
         if not all(size > 0 for size in args.step_sizes):
             raise MetaRLError(f"--step-sizes must be positive, got {args.step_sizes}")
     run_dir = _resume_dir(args.run)
+    from meta_rl.sweep import is_sweep
+
+    if is_sweep(run_dir):
+        return _evaluate_sweep(args, run_dir)
     out = args.out or run_dir / "evaluation"
     # Writing into the run folder: own it meanwhile (a training process would be refused).
     lock = RunLock(run_dir) if run_dir.is_dir() and _inside(out, run_dir) else contextlib.nullcontext()
@@ -283,8 +307,61 @@ def _record(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sweep(args: argparse.Namespace) -> int:
+    from meta_rl import sweep
+
+    if args.resume is not None:
+        if args.preset is not None or args.grid or args.out is not None or args.seeds != "0":
+            raise MetaRLError("--resume continues a sweep as it was planned; drop PRESET, --seeds, --set and --out")
+        folder = _resume_dir(args.resume)
+        sweep.read(folder)
+    else:
+        folder = sweep.create(args.preset or "default", sweep.parse_seeds(args.seeds), sweep.parse_grid(args.grid), args.out)
+    _, runs = sweep.read(folder)
+    print(f"sweep folder: {folder} ({len(runs)} runs)", flush=True)
+    done = sweep.run(folder, args.cpus_per_run, args.ray_address, report=lambda line: print(line, flush=True))
+    if not done:
+        print(f"not every run finished; continue with: meta-rl sweep --resume {folder}", file=sys.stderr)
+        return 1
+    print(f"done; evaluate with: meta-rl evaluate {folder}")
+    return 0
+
+
+def _evaluate_sweep(args: argparse.Namespace, folder: Path) -> int:
+    from meta_rl import sweep
+    from meta_rl.evaluation.plotting import plot_results
+    from meta_rl.training import evaluate_run
+    from meta_rl.training.folder import RunLock, os_errors
+
+    if args.out is not None:
+        raise MetaRLError("a sweep's evaluations go into its folders; drop --out")
+    _, runs = sweep.read(folder)
+    results = {}
+    for r in runs:
+        run_dir = folder / r.name
+        with RunLock(run_dir):
+            result = evaluate_run(
+                run_dir, steps=args.steps, num_tasks=args.tasks, episodes=args.episodes, seed=args.seed,
+                step_sizes=args.step_sizes, label=r.name, device=args.device, progress=not args.no_progress,
+            )  # fmt: skip
+            with os_errors(run_dir):
+                result.write(run_dir / "evaluation")
+        results[r.name] = result
+        print(f"evaluated {r.name}", flush=True)
+    groups = sweep.aggregate(folder, results)
+    for group in groups:
+        out = sweep.group_folder(folder, group.label)
+        with os_errors(out):
+            group.write(out)
+        _print_summary(group)
+    plot_results(groups, folder / sweep.EVALUATION / "adaptation.png")
+    print(f"results in {folder / sweep.EVALUATION}")
+    return 0
+
+
 def _print_summary(result: "EvaluationResult") -> None:  # noqa: F821
-    print(f"{result.label}: mean {result.metric} over {result.values.shape[1]} test tasks")
+    across = "seeds" if result.protocol.get("aggregate") == "seeds" else "test tasks"
+    print(f"{result.label}: mean {result.metric} over {result.values.shape[1]} {across}")
     for row in result.summary_rows():
         print(
             f"  step {row['step']}: {row['mean']:9.4g} +- {row['stderr']:.2g} (s.e.), "
@@ -320,8 +397,19 @@ def _plot(args: argparse.Namespace) -> int:
         plot_learning_curves([_resume_dir(path) for path in args.results], args.out, args.title)
         print(f"wrote {args.out}")
         return 0
-    results = [EvaluationResult.read(_resume_dir(path)) for path in args.results]
-    plot_results(results, args.out, args.title, args.labels)
+    from meta_rl import sweep
+
+    results, members = [], []
+    for path in map(_resume_dir, args.results):
+        if sweep.is_sweep(path):  # its groups: the mean across seeds, a band across seeds
+            for folder in sweep.aggregate_folders(path):
+                result = EvaluationResult.read(folder)
+                results.append(result)
+                members.append([EvaluationResult.read(path / name) for name in result.protocol["runs"]])
+        else:
+            results.append(EvaluationResult.read(path))
+            members.append([])
+    plot_results(results, args.out, args.title, args.labels, per_seed=members if args.per_seed else None)
     print(f"wrote {args.out}")
     return 0
 
@@ -349,7 +437,9 @@ def _bench(args: argparse.Namespace) -> int:
         raise MetaRLError(f"meta-rl bench times RL presets; '{args.preset}' is a {config.kind} preset")
     if args.repeats < 1:
         raise MetaRLError(f"--repeats must be at least 1, got {args.repeats}")
-    print(format_report(run(config, args.repeats, sync=not args.no_sync)))
+    if any(n < 1 for n in args.ray):
+        raise MetaRLError(f"--ray takes numbers of actors, at least 1; got {args.ray}")
+    print(format_report(run(config, args.repeats, sync=not args.no_sync, ray_workers=args.ray)))
     return 0
 
 
@@ -376,6 +466,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "evaluate": lambda: _evaluate(args),
             "oracle": lambda: _oracle(args),
             "record": lambda: _record(args),
+            "sweep": lambda: _sweep(args),
             "plot": lambda: _plot(args),
             "bench": lambda: _bench(args),
             "config": lambda: _config(args),

@@ -39,6 +39,7 @@ paper's cheetah meta-batch sampled at 0.65 of the floor in 3 chunks of about 270
 
 Vectorization = Literal["auto", "vector_entry_point", "sync", "async"]
 HVPMethod = Literal["gauss_newton", "double_backward"]
+SamplerKind = Literal["local", "ray"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,6 +86,13 @@ class TrainConfig:
             of at most this many sub-envs, each chunk's episodes to the end before the next, so
             that the simulations stay in the CPU's caches. Speed only: episodes do not depend on
             it.
+        sampler: Where episodes are sampled: ``local`` (this process) or ``ray`` (``ray_workers``
+            Ray actors, each stepping whole tasks of the meta-batch in its own vector env; the
+            ``ray`` extra). The episodes, and so every number of a run, are the same.
+        ray_address: The Ray cluster for ``sampler: ray``: empty for a local instance started
+            for the run, ``auto`` for the one ``ray start`` runs on this machine, or
+            ``ray://host:10001`` / ``host:6379``.
+        ray_workers: Sampling actors for ``sampler: ray``.
         eval_every: Evaluate on the held-out tasks every this many iterations (0: only at the end).
         eval_tasks: Held-out test tasks.
         eval_episodes: Episodes per test task at each gradient step of the evaluation.
@@ -120,6 +128,9 @@ class TrainConfig:
     max_backtracks: int = 15
     vectorization: Vectorization = "auto"
     sampler_chunk_envs: int = DEFAULT_CHUNK_ENVS
+    sampler: SamplerKind = "local"
+    ray_address: str | None = None
+    ray_workers: int = 2
     eval_every: int = 10
     eval_tasks: int = 40
     eval_episodes: int = 40
@@ -133,7 +144,7 @@ class TrainConfig:
             at_least_one=[
                 "meta_batch_size", "support_episodes", "query_episodes", "cg_iterations",
                 "max_backtracks", "eval_tasks", "eval_episodes", "checkpoint_every",
-                "sampler_chunk_envs",
+                "sampler_chunk_envs", "ray_workers",
             ],
             positive=["init_std", "inner_lr", "max_kl", "backtrack_ratio", "hvp_subsample"],
             non_negative=[

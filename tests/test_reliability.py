@@ -233,7 +233,8 @@ def test_an_edited_config_is_refused_and_left_alone(finished: Path, capsys: pyte
     assert capsys.readouterr().err == (
         f"meta-rl: error: '{path}' differs from the checkpoint's config in inner_lr, max_kl: a run "
         "continues with the config it started with; undo the edit, or change iterations, eval_every, "
-        "checkpoint_every, device, vectorization, sampler_chunk_envs with --set KEY=VALUE on --resume\n"
+        "checkpoint_every, device, vectorization, sampler_chunk_envs, sampler, ray_address, ray_workers with "
+        "--set KEY=VALUE on --resume\n"
     )
     assert path.read_text() == edited and load_checkpoint(finished / "checkpoint.pt")["iteration"] == 2
 
@@ -249,7 +250,8 @@ def test_safe_keys_change_on_resume_and_are_recorded(finished: Path, capsys: pyt
     assert main(["train", "--resume", str(finished), "--set", "inner_lr=0.2"]) == 2
     assert capsys.readouterr().err.endswith(
         "config key inner_lr cannot change when a run resumes (it would not continue the same run); keys "
-        "that can: iterations, eval_every, checkpoint_every, device, vectorization, sampler_chunk_envs\n"
+        "that can: iterations, eval_every, checkpoint_every, device, vectorization, sampler_chunk_envs, sampler, "
+        "ray_address, ray_workers\n"
     )
 
 

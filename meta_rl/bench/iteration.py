@@ -15,7 +15,7 @@ import dataclasses
 import statistics
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import torch
 
@@ -26,6 +26,7 @@ from meta_rl.bench import sampling
 from meta_rl.bench.floor import floor_seconds, record_matmuls, synchronize
 from meta_rl.config import TrainConfig
 from meta_rl.evaluation import eval_step_sizes
+from meta_rl.sampling import VectorSampler
 from meta_rl.seeding import EVAL_PHASE, QUERY_PHASE, TRAIN_TASKS, task_rng
 from meta_rl.training.rl import RLTrainer, outer_problem
 
@@ -121,7 +122,7 @@ def _outer(
     )
 
 
-def run(config: TrainConfig, repeats: int = 3, sync: bool = True) -> Report:
+def run(config: TrainConfig, repeats: int = 3, sync: bool = True, ray_workers: Sequence[int] = ()) -> Report:
     """Measures one meta-iteration of ``config`` (see the module's docstring).
 
     Args:
@@ -129,16 +130,18 @@ def run(config: TrainConfig, repeats: int = 3, sync: bool = True) -> Report:
         repeats: Repetitions of the measurements but the reference outer step's (the hand-written
             outer steps, one product, the sampler, the floors' matmuls); the best counts.
         sync: Also time sampling with Gymnasium's ``SyncVectorEnv`` (slow for MuJoCo families).
+        ray_workers: Also time the Ray sampler with each of these numbers of actors (the ``ray``
+            extra), round by round beside the in-process sampler.
     """
     # The trainer lends its sampler, policy and loop; no run folder is written.
     trainer = RLTrainer(config, Path("bench"), None, progress=False)
     try:
-        return _measure(config, trainer, repeats, sync)
+        return _measure(config, trainer, repeats, sync, tuple(ray_workers))
     finally:
         trainer.close()
 
 
-def _measure(config: TrainConfig, trainer: RLTrainer, repeats: int, sync: bool) -> Report:
+def _measure(config: TrainConfig, trainer: RLTrainer, repeats: int, sync: bool, ray_workers: tuple[int, ...]) -> Report:
     c = config
     device, sampler, policy = trainer.device, trainer.sampler, trainer.policy
     clock = _Clock(device.type)
@@ -236,6 +239,10 @@ def _measure(config: TrainConfig, trainer: RLTrainer, repeats: int, sync: bool) 
     if floor_rates[0] is not None:
         rates["physics floor (mujoco.rollout)"] = max(floor_rates)
         floor_ratios["sampling"] = statistics.median(a / b for a, b in zip(sampler_rates, floor_rates))
+    for workers in ray_workers:
+        rate, ratio = _ray_rates(c, policy, current, tasks, workers, repeats, clock, sampler)
+        rates[f"sampler on Ray, {workers} actor{'s' if workers > 1 else ''}"] = rate
+        floor_ratios[f"sampling speed: Ray, {workers} actor(s) / in-process"] = ratio
     if sync and sampler.vectorization != "sync":
         rows = dict(sampling.run(c.env_id, len(tasks), c.query_episodes, 1, ("sync",)))
         rates["sampler, SyncVectorEnv"] = rows["sampler, sync"]
@@ -244,6 +251,40 @@ def _measure(config: TrainConfig, trainer: RLTrainer, repeats: int, sync: bool) 
         f"{horizon} steps, policy {list(c.hidden_sizes)}, {device}, {torch.get_num_threads()} threads"
     )
     return Report(title, phases, outer, one_hvp, hvp_floor, outer_floor, floor_ratios, rates)
+
+
+def _ray_rates(
+    c: TrainConfig,
+    policy: torch.nn.Module,
+    params: Params,
+    tasks: list[Any],
+    workers: int,
+    repeats: int,
+    clock: "_Clock",
+    local: VectorSampler,
+) -> tuple[float, float]:
+    """The Ray sampler's env steps per second with ``workers`` actors, and the median ratio of its
+    time to the in-process sampler's over rounds that run both on the same query phase."""
+    from meta_rl.sampling.ray_sampler import RaySampler
+
+    remote = RaySampler(
+        c.env_id, env_kwargs=c.env_kwargs, vectorization=c.vectorization, chunk_envs=c.sampler_chunk_envs,
+        workers=workers, address=c.ray_address,
+    )  # fmt: skip
+    try:
+        def query(sampler: VectorSampler, r: int) -> Any:
+            return sampler.sample(policy, params, tasks, episodes=c.query_episodes, seed=c.seed, iteration=2 + r, phase=QUERY_PHASE)
+
+        query(remote, 0)  # the actors build their vector envs
+        rates, ratios = [], []
+        for r in range(repeats):
+            local_s, _ = clock(lambda: query(local, r))
+            remote_s, batch = clock(lambda: query(remote, r))
+            rates.append(batch.mask.shape[0] * len(tasks) * c.query_episodes / remote_s)
+            ratios.append(local_s / remote_s)
+        return max(rates), statistics.median(ratios)
+    finally:
+        remote.close()
 
 
 def format_report(report: Report) -> str:
@@ -284,6 +325,7 @@ def format_report(report: Report) -> str:
         ratios.append(("sampling: batched / physics floor", report.floor_ratios["sampling"]))
     if "sampler, SyncVectorEnv" in rates:
         ratios.append(("sampling: batched / SyncVectorEnv", rates["sampler, batched"] / rates["sampler, SyncVectorEnv"]))
+    ratios += [(name, value) for name, value in report.floor_ratios.items() if "Ray" in name]
     lines += ["", f"{'ratio':60s} {'value':>7s}"]
     lines += [f"{name:60s} {value:7.2f}" for name, value in ratios]
     lines += ["", f"{'rate':60s} {'value':>12s}"]

@@ -39,6 +39,7 @@ RESUMES_NAME = "resumes.jsonl"  # the config changes made when the run was resum
 
 RESUME_KEYS: tuple[str, ...] = (
     "iterations", "eval_every", "checkpoint_every", "device", "vectorization", "sampler_chunk_envs",
+    "sampler", "ray_address", "ray_workers",
 )  # fmt: skip
 """Config keys a resumed run may change: how long it runs, how often it evaluates and saves, and
 where and how fast it computes; none of them changes the numbers of the iterations it runs."""

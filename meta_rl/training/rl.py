@@ -35,7 +35,7 @@ from envs.tasks import Task, task_to_dict
 from meta_rl.config import TrainConfig
 from meta_rl.errors import MetaRLError, NonFiniteError
 from meta_rl.evaluation import EVALUATE_ITERATION, EvaluationResult, adaptation_curve, eval_step_sizes
-from meta_rl.sampling import VectorSampler
+from meta_rl.sampling import make_sampler
 from meta_rl.seeding import EVAL_PHASE, QUERY_PHASE, TEST_TASKS, TRAIN_TASKS, hvp_tasks, place, task_rng
 from meta_rl.training.base import MetaTrainer, TrainState
 
@@ -115,10 +115,7 @@ class RLTrainer(MetaTrainer):
 
     def setup(self, checkpoint: dict[str, Any] | None) -> TrainState:
         c = self.config
-        self.sampler = VectorSampler(
-            c.env_id, env_kwargs=c.env_kwargs, vectorization=c.vectorization, device=self.device,
-            chunk_envs=c.sampler_chunk_envs,
-        )  # fmt: skip
+        self.sampler = make_sampler(c, self.device)
         with torch.random.fork_rng(devices=[]):
             # Initialisation from the run seed, without touching the global generator.
             torch.manual_seed(c.seed)
