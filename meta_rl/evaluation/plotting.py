@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import re
+import textwrap
 from pathlib import Path
 from typing import Sequence
 
@@ -36,6 +37,12 @@ def caption(results: Sequence[EvaluationResult]) -> str:
     tasks = protocol.get("tasks", results[0].values.shape[1])
     if "episodes_per_step" in protocol:
         per_step = f"{protocol['episodes_per_step']} fresh episodes per task and step"
+        if protocol.get("aggregate") == "seeds":
+            seeds = len(protocol["seeds"])
+            return (
+                f"mean over {seeds} seeds of the mean over {tasks} held-out tasks, {per_step}; "
+                "band: ± one standard error across seeds"
+            )
     elif "shots" in protocol:
         per_step = f"{protocol['shots']} shots, {protocol.get('query_shots', '?')} query examples per task"
     else:
@@ -48,6 +55,7 @@ def plot_results(
     path: Path,
     title: str | None = None,
     labels: Sequence[str] | None = None,
+    per_seed: Sequence[Sequence[EvaluationResult]] | None = None,
 ) -> None:
     """Draws each result's mean after 0..K steps with a standard-error band.
 
@@ -61,11 +69,13 @@ def plot_results(
         path: Output file (``.png``, ``.pdf`` or ``.svg``).
         title: Figure title (default: the first result's env id).
         labels: Legend entries, one per result (default: their labels, time stamps dropped).
+        per_seed: For each result, the results it averages (a sweep's runs), drawn as thin lines
+            of its colour.
     """
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise MetaRLError(f"cannot write '{path}': choose a .png, .pdf or .svg file")
-    fig = curve_figure(results, title, labels)
+    fig = curve_figure(results, title, labels, per_seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
     fig.savefig(tmp, format=fmt)
@@ -74,7 +84,10 @@ def plot_results(
 
 
 def curve_figure(
-    results: Sequence[EvaluationResult], title: str | None = None, labels: Sequence[str] | None = None
+    results: Sequence[EvaluationResult],
+    title: str | None = None,
+    labels: Sequence[str] | None = None,
+    per_seed: Sequence[Sequence[EvaluationResult]] | None = None,
 ) -> Figure:
     """The figure of :func:`plot_results`, not yet saved (TensorBoard takes it as an image)."""
     if not results:
@@ -87,7 +100,7 @@ def curve_figure(
         raise MetaRLError(f"cannot overlay results of different metrics in one figure: {metrics}")
     max_step = max(r.values.shape[0] - 1 for r in results)
     fig, ax = plt.subplots(figsize=(5.0, 3.9), dpi=120)
-    for result, name in zip(results, names):
+    for i, (result, name) in enumerate(zip(results, names)):
         rows = result.summary_rows()
         means = [r["mean"] for r in rows]
         errs = [r["stderr"] for r in rows]
@@ -100,6 +113,8 @@ def curve_figure(
             steps, [m - e for m, e in zip(means, errs)], [m + e for m, e in zip(means, errs)],
             color=line.get_color(), alpha=0.2, linewidth=0,
         )  # fmt: skip
+        for member in per_seed[i] if per_seed else []:
+            ax.plot(steps, member.values.mean(axis=1), color=line.get_color(), linewidth=0.7, alpha=0.6)
     ax.set_xticks(range(max_step + 1))
     ax.set_xlabel("number of gradient steps")
     ax.set_ylabel(_Y_LABELS.get(results[0].metric, results[0].metric))
@@ -107,8 +122,9 @@ def curve_figure(
     ax.set_title(title or str(protocol.get("env_id", protocol.get("family", ""))))
     ax.grid(alpha=0.3)
     ax.legend(frameon=False)
-    fig.text(0.5, 0.01, caption(results), ha="center", va="bottom", fontsize=6.5, color="0.3")
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    lines = textwrap.wrap(caption(results), 100)  # the figure is 5 inches wide
+    fig.text(0.5, 0.01, "\n".join(lines), ha="center", va="bottom", fontsize=6.5, color="0.3")
+    fig.tight_layout(rect=(0, 0.02 + 0.025 * len(lines), 1, 1))
     return fig
 
 
