@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The paper's baselines for one finished locomotion reference run, and the figure with all three:
+#
+#   scripts/reference_baselines.sh PRESET [PRETRAINED_ITERATIONS] [ORACLE_TIMESTEPS]
+#
+# 1. MAML: `meta-rl evaluate` of runs/reference/PRESET with the paper's protocol (40 held-out
+#    tasks, 20 fresh episodes per step, 0-3 steps, alpha then alpha/2), unless done already.
+# 2. Pretrained: the same preset with no inner step (`--set num_inner_steps=0`: multi-task TRPO on
+#    the same task distribution), PRETRAINED_ITERATIONS iterations (default: the preset's) into
+#    runs/reference/PRESET-pretrained, resumable like the reference runs; evaluated the same way.
+# 3. Oracle: `meta-rl oracle PRESET` (sb3-contrib TRPO, the task in the observation, ORACLE_TIMESTEPS
+#    env steps, default 1,000,000) into runs/reference/PRESET/oracle.
+# 4. runs/reference/PRESET/baselines.png: the three adaptation curves.
+#
+# REFERENCE_DIR (default runs/reference) is where the run folders are. Run it in the background at
+# low priority, after the reference run of PRESET finished (scripts/reference_runs.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+preset="${1:?usage: scripts/reference_baselines.sh PRESET [PRETRAINED_ITERATIONS] [ORACLE_TIMESTEPS]}"
+iterations="${2:-}"
+timesteps="${3:-1000000}"
+root="${REFERENCE_DIR:-runs/reference}"
+maml="$root/$preset"
+pretrained="$root/$preset-pretrained"
+if [ ! -f "$maml/checkpoint.pt" ]; then
+  echo "no reference run in $maml: train it first (scripts/reference_runs.sh)" >&2
+  exit 2
+fi
+[ -f "$maml/evaluation/summary.csv" ] || meta-rl evaluate "$maml" --steps 3 --label MAML --no-progress
+if [ -f "$pretrained/checkpoint.pt" ]; then
+  meta-rl train --resume "$pretrained" --no-progress ${iterations:+--iterations "$iterations"}
+else
+  meta-rl train "$preset" --set num_inner_steps=0 --run-dir "$pretrained" --no-progress \
+    ${iterations:+--iterations "$iterations"}
+fi
+meta-rl evaluate "$pretrained" --steps 3 --label pretrained --no-progress
+[ -f "$maml/oracle/summary.csv" ] ||
+  meta-rl oracle "$preset" --timesteps "$timesteps" --out "$maml/oracle" --no-progress
+meta-rl plot "$maml/evaluation" "$pretrained/evaluation" "$maml/oracle" --labels MAML pretrained oracle \
+  --out "$maml/baselines.png" --title "$preset: 40 held-out tasks"
