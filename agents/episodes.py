@@ -23,6 +23,8 @@ class EpisodeBatch:
         rewards: ``[T, tasks, episodes]``, zero on padding.
         mask: ``[T, tasks, episodes]``, 1.0 on valid steps.
         advantages: ``[T, tasks, episodes]`` once computed (see :func:`compute_advantages`).
+        success: ``[T, tasks, episodes]``, 1.0 on the steps whose ``info["success"]`` was true, for
+            families that report it (Meta-World's convention); None otherwise.
     """
 
     observations: Tensor
@@ -30,6 +32,7 @@ class EpisodeBatch:
     rewards: Tensor
     mask: Tensor
     advantages: Tensor | None = None
+    success: Tensor | None = None
 
     @property
     def num_tasks(self) -> int:
@@ -39,6 +42,12 @@ class EpisodeBatch:
     def episode_returns(self) -> Tensor:
         """Undiscounted return of every episode, ``[tasks, episodes]``."""
         return (self.rewards * self.mask).sum(0)
+
+    def episode_success(self) -> Tensor | None:
+        """Whether each episode succeeded at some step, ``[tasks, episodes]`` (None: not reported)."""
+        if self.success is None:
+            return None
+        return (self.success * self.mask).amax(0)
 
     def select_tasks(self, tasks: Sequence[int]) -> "EpisodeBatch":
         """The episodes of ``tasks`` only, in that order."""

@@ -363,9 +363,12 @@ def _print_summary(result: "EvaluationResult") -> None:  # noqa: F821
     across = "seeds" if result.protocol.get("aggregate") == "seeds" else "test tasks"
     print(f"{result.label}: mean {result.metric} over {result.values.shape[1]} {across}")
     for row in result.summary_rows():
+        success = (
+            f"; success rate {row['success_mean']:.3f} +- {row['success_stderr']:.2g}" if "success_mean" in row else ""
+        )
         print(
             f"  step {row['step']}: {row['mean']:9.4g} +- {row['stderr']:.2g} (s.e.), "
-            f"95% bootstrap [{row['ci95_low']:.4g}, {row['ci95_high']:.4g}]"
+            f"95% bootstrap [{row['ci95_low']:.4g}, {row['ci95_high']:.4g}]{success}"
         )
 
 

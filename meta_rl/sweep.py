@@ -264,7 +264,9 @@ def aggregate(sweep_dir: Path, results: dict[str, Any]) -> list[Any]:
             tasks=members[0].values.shape[1],
         )  # fmt: skip
         seed_rows = [{"seed": r.seed, "run": r.name} for r in runs]
-        out.append(EvaluationResult(group, members[0].metric, values, seed_rows, protocol))
+        names = set.intersection(*(set(m.extra) for m in members))
+        extra = {name: np.stack([m.extra[name].mean(axis=1) for m in members], axis=1) for name in sorted(names)}
+        out.append(EvaluationResult(group, members[0].metric, values, seed_rows, protocol, extra))
     return out
 
 

@@ -30,6 +30,9 @@ class EvaluationResult:
         values: ``[steps + 1, tasks]`` per-task values (one row for an un-adapted oracle).
         tasks: The test tasks as ``Task.to_dict`` mappings.
         protocol: How they were measured (source run, seeds, episodes, step sizes).
+        extra: Other per-task measurements of the same episodes, ``[steps + 1, tasks]`` each, by
+            name: ``success`` (the fraction of episodes that succeeded) for families that report
+            ``info["success"]``.
     """
 
     label: str
@@ -37,16 +40,18 @@ class EvaluationResult:
     values: np.ndarray
     tasks: list[dict[str, Any]]
     protocol: dict[str, Any]
+    extra: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
 
     def summary_rows(self) -> list[dict[str, float]]:
         """One row per gradient step: mean, standard error, bootstrap 95% interval, n."""
         rows = []
         for k, row in enumerate(self.values):
             s = summarize(row)
-            rows.append(
-                {"step": k, "mean": s.mean, "stderr": s.stderr, "ci95_low": s.ci_low,
-                 "ci95_high": s.ci_high, "n": s.n}
-            )  # fmt: skip
+            row = {"step": k, "mean": s.mean, "stderr": s.stderr, "ci95_low": s.ci_low, "ci95_high": s.ci_high, "n": s.n}
+            for name, values in self.extra.items():
+                e = summarize(values[k])
+                row.update({f"{name}_mean": e.mean, f"{name}_stderr": e.stderr})
+            rows.append(row)
         return rows
 
     def write(self, out_dir: Path) -> None:
@@ -59,11 +64,13 @@ class EvaluationResult:
         # Each task's JSON once, on its step-0 row: the file stays small for 600 tasks x 10 steps.
         per_task = [
             {"task": i, "step": k, self.metric: float(self.values[k, i]),
+             **{name: float(values[k, i]) for name, values in self.extra.items()},
              "task_json": json.dumps(self.tasks[i]) if k == 0 and i < len(self.tasks) else ""}
             for k in range(self.values.shape[0]) for i in range(self.values.shape[1])
         ]  # fmt: skip
-        _write_csv(out_dir / "per_task.csv", ["task", "step", self.metric, "task_json"], per_task)
-        meta = {"label": self.label, "metric": self.metric, "protocol": self.protocol}
+        columns = ["task", "step", self.metric, *self.extra, "task_json"]
+        _write_csv(out_dir / "per_task.csv", columns, per_task)
+        meta = {"label": self.label, "metric": self.metric, "extra": list(self.extra), "protocol": self.protocol}
         _atomic_write_text(out_dir / "result.json", json.dumps(meta, indent=1))
         for old in out_dir.glob("events.out.tfevents.*"):  # a re-run replaces, not appends
             old.unlink()
@@ -71,6 +78,8 @@ class EvaluationResult:
             for row in summary:
                 writer.add_scalar(f"evaluate/{self.metric}", row["mean"], row["step"])
                 writer.add_scalar(f"evaluate/{self.metric}_stderr", row["stderr"], row["step"])
+                for name in self.extra:
+                    writer.add_scalar(f"evaluate/{name}", row[f"{name}_mean"], row["step"])
 
     @classmethod
     def read(cls, path: Path) -> "EvaluationResult":
@@ -86,12 +95,15 @@ class EvaluationResult:
         steps = 1 + max(int(r["step"]) for r in rows)
         tasks = 1 + max(int(r["task"]) for r in rows)
         values = np.zeros((steps, tasks))
+        extra = {name: np.zeros((steps, tasks)) for name in meta.get("extra", [])}
         task_dicts: list[dict[str, Any]] = [{} for _ in range(tasks)]
         for r in rows:
             values[int(r["step"]), int(r["task"])] = float(r[meta["metric"]])
+            for name, array in extra.items():
+                array[int(r["step"]), int(r["task"])] = float(r[name])
             if r["task_json"]:
                 task_dicts[int(r["task"])] = json.loads(r["task_json"])
-        return cls(meta["label"], meta["metric"], values, task_dicts, meta["protocol"])
+        return cls(meta["label"], meta["metric"], values, task_dicts, meta["protocol"], extra)
 
 
 def _atomic_write_text(path: Path, text: str) -> None:

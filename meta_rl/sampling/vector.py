@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 from typing import Any, Callable, Iterator, Sequence
 
 import gymnasium as gym
@@ -77,12 +78,18 @@ class _ApplyTask(gym.Wrapper):
 
 @dataclasses.dataclass(frozen=True)
 class _Buffers:
-    """The padded arrays a batch is sampled into, ``[T, tasks, episodes, ...]``."""
+    """The padded arrays a batch is sampled into, ``[T, tasks, episodes, ...]``.
+
+    ``success`` holds ``info["success"]`` of each step; ``reports_success[0]`` says whether any
+    step of the batch carried the key (a family that never reports it gets no success at all).
+    """
 
     observations: np.ndarray
     actions: np.ndarray
     rewards: np.ndarray
     mask: np.ndarray
+    success: np.ndarray
+    reports_success: list[bool]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,23 +100,28 @@ class SampledRows:
     actions: np.ndarray
     rewards: np.ndarray
     mask: np.ndarray
+    success: np.ndarray | None = None
 
     @staticmethod
     def concatenate(parts: Sequence["SampledRows"]) -> "SampledRows":
         """The parts' tasks side by side, in order, padded with zeros to the longest."""
         length = max(part.rewards.shape[0] for part in parts)
 
-        def joined(name: str) -> np.ndarray:
+        def joined(name: str) -> np.ndarray | None:
             arrays = [getattr(part, name) for part in parts]
+            if any(a is None for a in arrays):
+                return None
             padded = [np.pad(a, [(0, length - a.shape[0])] + [(0, 0)] * (a.ndim - 1)) for a in arrays]
             return np.concatenate(padded, axis=1)
 
-        return SampledRows(joined("observations"), joined("actions"), joined("rewards"), joined("mask"))
+        names = ("observations", "actions", "rewards", "mask", "success")
+        return SampledRows(*(joined(name) for name in names))  # type: ignore[arg-type]
 
     def to_batch(self, device: torch.device) -> EpisodeBatch:
         """The arrays as an :class:`EpisodeBatch` on ``device``."""
         tensors = [torch.from_numpy(a).to(device) for a in (self.observations, self.actions, self.rewards, self.mask)]
-        return EpisodeBatch(*tensors)
+        success = None if self.success is None else torch.from_numpy(self.success).to(device)
+        return EpisodeBatch(*tensors, success=success)
 
 
 def _check_finite(buffers: _Buffers, steps: int, chunk: slice, where: Callable[[int], str]) -> None:
@@ -220,6 +232,14 @@ class VectorSampler:
                 )
         return tasks
 
+    @functools.cached_property
+    def reports_success(self) -> bool:
+        """Whether the family's steps report ``info["success"]`` (one step of the local env)."""
+        self.env.reset(seed=0)
+        middle = np.zeros(self.action_shape) if self._scale is None else self._scale[0].reshape(self.action_shape)
+        _, _, _, _, info = self.env.step(middle.astype(self.action_dtype))
+        return "success" in info
+
     def _vector_env(self, num_envs: int) -> gym.vector.VectorEnv:
         if num_envs not in self._vector_envs:
             spec_id = self.env.spec.id if self.env.spec else self.env_id  # type: ignore[union-attr]
@@ -319,6 +339,8 @@ class VectorSampler:
             actions=np.zeros((*shape, self.act_dim), dtype=np.float32),
             rewards=np.zeros(shape, dtype=np.float32),
             mask=np.zeros(shape, dtype=np.float32),
+            success=np.zeros(shape, dtype=np.float32),
+            reports_success=[False],
         )
         # Equal chunks of whole tasks, each at most chunk_envs sub-envs (one task at least).
         chunks = -(-num_tasks // max(1, self.chunk_envs // episodes))
@@ -335,8 +357,9 @@ class VectorSampler:
                 )
                 length = max(length, steps)
         return SampledRows(
-            buffers.observations[:length], buffers.actions[:length], buffers.rewards[:length], buffers.mask[:length]
-        )
+            buffers.observations[:length], buffers.actions[:length], buffers.rewards[:length], buffers.mask[:length],
+            buffers.success[:length] if buffers.reports_success[0] else None,
+        )  # fmt: skip
 
     def _run_chunk(
         self,
@@ -368,8 +391,13 @@ class VectorSampler:
             obs_t = torch.from_numpy(flat_obs).view(num_tasks, episodes, self.obs_dim)
             actions = policy_step(obs_t if on_cpu else obs_t.to(self.device), noise[t])
             actions_np = actions.numpy() if on_cpu else actions.cpu().numpy()
-            next_obs, rewards, terminated, truncated, _ = env.step(self._env_actions(actions_np))
+            next_obs, rewards, terminated, truncated, infos = env.step(self._env_actions(actions_np))
             view = (t, chunk)
+            if "success" in infos:  # Meta-World's convention; vector envs mask absent entries
+                reported = np.asarray(infos.get("_success", True), dtype=bool)
+                flags = np.asarray(infos["success"], dtype=np.float32) * reported
+                buffers.success[view] = np.broadcast_to(flags, (n,)).reshape(num_tasks, episodes)
+                buffers.reports_success[0] = True
             buffers.observations[view] = flat_obs.reshape(num_tasks, episodes, self.obs_dim)
             buffers.actions[view] = actions_np
             buffers.rewards[view] = np.asarray(rewards).reshape(num_tasks, episodes)
@@ -383,6 +411,7 @@ class VectorSampler:
         # whatever other episodes kept the chunk running.
         valid = buffers.mask[:steps, chunk] > 0
         buffers.rewards[:steps, chunk] = np.where(valid, buffers.rewards[:steps, chunk], 0.0)
+        buffers.success[:steps, chunk] = np.where(valid, buffers.success[:steps, chunk], 0.0)
         for array in (buffers.observations, buffers.actions):  # where, not *: NaN * 0 is NaN
             array[:steps, chunk] = np.where(valid[..., None], array[:steps, chunk], 0.0)
         _check_finite(buffers, steps, chunk, where)

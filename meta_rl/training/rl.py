@@ -44,10 +44,13 @@ REJECTION_WARNING = 10
 """Outer steps rejected in a row after which a run warns (once) that it is not learning."""
 
 
-def metric_columns(config: TrainConfig) -> list[str]:
-    """Every tag a run of ``config`` logs, in CSV order."""
+def metric_columns(config: TrainConfig, success: bool = False) -> list[str]:
+    """Every tag a run of ``config`` logs, in CSV order (``success``: the family reports it)."""
     train = [f"train/return_step_{k}" for k in range(config.num_inner_steps + 1)]
     evals = [f"eval/return_step_{k}" for k in range(config.eval_steps + 1)]
+    if success:
+        train += [f"train/success_step_{k}" for k in range(config.num_inner_steps + 1)]
+        evals += [f"eval/success_step_{k}" for k in range(config.eval_steps + 1)]
     outer = [
         "outer/surrogate_before", "outer/surrogate_after", "outer/kl", "outer/line_search_steps",
         "outer/accepted", "outer/expected_improvement",
@@ -95,6 +98,15 @@ def outer_problem(
         first_order=c.first_order, old_adapted=None if old is None else {k: v[tasks] for k, v in old.items()},
     )  # fmt: skip
     return AutogradProblem(objective, params, kl_objective=subset)
+
+
+def success_rates(batches: Sequence[EpisodeBatch]) -> np.ndarray | None:
+    """``[batches, tasks]``: the fraction of each task's episodes that succeeded (None when the
+    family reports no ``info["success"]``)."""
+    flags = [b.episode_success() for b in batches]
+    if any(f is None for f in flags):
+        return None
+    return np.stack([f.mean(1).cpu().numpy() for f in flags])  # type: ignore[union-attr]
 
 
 class RLTrainer(MetaTrainer):
@@ -147,7 +159,7 @@ class RLTrainer(MetaTrainer):
         }
 
     def metric_columns(self) -> list[str]:
-        return metric_columns(self.config)
+        return metric_columns(self.config, self.sampler.reports_success)
 
     def close(self) -> None:
         self.sampler.close()
@@ -237,6 +249,9 @@ class RLTrainer(MetaTrainer):
             phases=[*range(c.num_inner_steps), QUERY_PHASE], seconds=seconds,
         )  # fmt: skip
         metrics = {f"train/return_step_{k}": float(b.episode_returns().mean()) for k, b in enumerate(batches)}
+        train_success = success_rates(batches)
+        for k, rate in enumerate(train_success if train_success is not None else []):
+            metrics[f"train/success_step_{k}"] = float(rate.mean())
         env_steps = sum(int(b.mask.sum()) for b in batches)
         t0 = time.perf_counter()
         for k, batch in enumerate(batches):  # the baseline's fit can overflow on huge returns
@@ -338,12 +353,14 @@ class RLTrainer(MetaTrainer):
         """Returns after 0..``eval_steps`` inner steps on the held-out test tasks."""
         c = self.config
         t0 = time.perf_counter()
-        returns, _ = self.adaptation_returns(
+        returns, batches = self.adaptation_returns(
             state.params, self.test_tasks, eval_step_sizes(c.inner_lr, c.eval_lr_decay, c.eval_steps),
             episodes=c.eval_episodes, seed=c.test_seed, iteration=iteration,
         )  # fmt: skip
         self.last_eval = returns
         out = {f"eval/return_step_{k}": float(r.mean()) for k, r in enumerate(returns)}
+        success = success_rates(batches)
+        out.update({f"eval/success_step_{k}": float(r.mean()) for k, r in enumerate(success if success is not None else [])})
         out["time/eval_s"] = time.perf_counter() - t0
         return out
 
@@ -376,15 +393,17 @@ class RLTrainer(MetaTrainer):
         if len(sizes) != steps:
             raise MetaRLError(f"got {len(sizes)} step sizes for {steps} steps")
         tasks = self.sampler.sample_tasks(n, task_rng(test_seed, TEST_TASKS))
-        values, _ = self.adaptation_returns(
+        values, batches = self.adaptation_returns(
             self.params, tasks, sizes, episodes=eps, seed=test_seed, iteration=EVALUATE_ITERATION,
             progress=progress,
         )
+        success = success_rates(batches)
         protocol = {
             "run": str(self.run_dir), "env_id": c.env_id, "iteration": self.iteration,
             "test_seed": test_seed, "tasks": n, "episodes_per_step": eps, "steps": steps,
             "step_sizes": sizes, "first_order": c.first_order,
         }  # fmt: skip
         return EvaluationResult(
-            label or Path(self.run_dir).name, "return", values, [task_to_dict(t) for t in tasks], protocol
-        )
+            label or Path(self.run_dir).name, "return", values, [task_to_dict(t) for t in tasks], protocol,
+            extra={} if success is None else {"success": success},
+        )  # fmt: skip
