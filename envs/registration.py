@@ -23,8 +23,28 @@ FAMILIES: dict[str, tuple[str, str, int]] = {
 }
 
 
+# Meta-World's ML1 envs (version 3), each an ML1 family ``MetaRL/MetaWorld-ML1-<name>-v0``; with
+# ML10 they need the metaworld extra (envs/metaworld.py), checked when one is made.
+ML1_ENVS: tuple[str, ...] = (
+    "assembly", "basketball", "bin-picking", "box-close", "button-press-topdown", "button-press-topdown-wall",
+    "button-press", "button-press-wall", "coffee-button", "coffee-pull", "coffee-push", "dial-turn",
+    "disassemble", "door-close", "door-lock", "door-open", "door-unlock", "hand-insert", "drawer-close",
+    "drawer-open", "faucet-open", "faucet-close", "hammer", "handle-press-side", "handle-press",
+    "handle-pull-side", "handle-pull", "lever-pull", "pick-place-wall", "pick-out-of-hole", "pick-place",
+    "plate-slide", "plate-slide-side", "plate-slide-back", "plate-slide-back-side", "peg-insert-side",
+    "peg-unplug-side", "soccer", "stick-push", "stick-pull", "push", "push-wall", "push-back", "reach",
+    "reach-wall", "shelf-place", "sweep-into", "sweep", "window-open", "window-close",
+)  # fmt: skip
+METAWORLD_HORIZON = 500  # Meta-World's max_path_length
+METAWORLD: dict[str, dict[str, object]] = {
+    **{f"MetaRL/MetaWorld-ML1-{name}-v0": {"benchmark": "ML1", "env_name": f"{name}-v3"} for name in ML1_ENVS},
+    "MetaRL/MetaWorld-ML10-v0": {"benchmark": "ML10", "env_name": None},
+}
+
+
 def register_families() -> None:
-    """Registers every id of :data:`FAMILIES` not registered yet (so it may run twice)."""
+    """Registers every id of :data:`FAMILIES` and :data:`METAWORLD` not registered yet (so it may
+    run twice)."""
     from gymnasium.envs.registration import register, registry
 
     for env_id, (entry_point, vector_entry_point, horizon) in FAMILIES.items():
@@ -33,3 +53,6 @@ def register_families() -> None:
                 id=env_id, entry_point=entry_point, vector_entry_point=vector_entry_point,
                 max_episode_steps=horizon,
             )  # fmt: skip
+    for env_id, kwargs in METAWORLD.items():
+        if env_id not in registry:
+            register(id=env_id, entry_point="envs.metaworld:MetaWorldEnv", max_episode_steps=METAWORLD_HORIZON, kwargs=kwargs)

@@ -9,6 +9,10 @@ velocity, a direction). A family's unwrapped env offers three methods:
 * ``set_task(task)``: makes ``task`` the current task; it takes effect from the next ``reset``.
 * ``get_task() -> Task``: the current task.
 
+A family with a held-out split of its own (Meta-World's test tasks) may add
+``sample_test_tasks(n, rng)``; the trainer draws its held-out tasks with it (see
+:func:`sample_test_tasks`), and from ``sample_tasks`` on a separate stream otherwise.
+
 Tasks convert to and from JSON so that a run can record the tasks it trained and tested on.
 """
 
@@ -95,6 +99,13 @@ class TaskEnv(Protocol):
     def get_task(self) -> Any:
         """Returns the current task."""
         ...
+
+
+def sample_test_tasks(env: Any, n: int, rng: np.random.Generator) -> list[Any]:
+    """Held-out tasks of a family: its ``sample_test_tasks(n, rng)`` when it keeps a test split of
+    its own (Meta-World's), else more draws of ``sample_tasks`` (from a stream of their own)."""
+    method = getattr(env, "sample_test_tasks", None)
+    return list(method(n, rng) if callable(method) else env.sample_tasks(n, rng))
 
 
 def missing_task_methods(env: object) -> list[str]:

@@ -64,6 +64,8 @@ def family_summaries() -> list[tuple[str, str]]:
             text = " ".join(paragraphs[0].split()) if paragraphs else ""
             summary = re.split(r"(?<=[.:])\s", text.replace("``", ""), maxsplit=1)[0].rstrip(".:")
         horizon = f"[horizon {spec.max_episode_steps}]" if spec.max_episode_steps else ""
+        if spec.kwargs:  # one class, several families (Meta-World's benchmarks): say which
+            summary += " (" + ", ".join(f"{k}={v}" for k, v in spec.kwargs.items() if v is not None) + ")"
         rows.append((env_id, f"{horizon} {summary}".strip()))
     rows.sort(key=lambda row: (not row[0].startswith(NAMESPACE + "/"), row[0]))
     return rows

@@ -211,8 +211,9 @@ def test_the_figure_format_follows_the_extension(tmp_path: Path, suffix: str, si
     assert out.read_bytes().startswith(signature)
     if suffix == ".svg":
         text = out.read_text()
+        # The caption, wrapped to the figure's width.
         assert "4 held-out tasks, 20 fresh episodes per task and step" in text
-        assert "one standard error of the mean over tasks" in text
+        assert "one standard error of the mean" in text
 
 
 def test_figure_labels_and_their_errors(tmp_path: Path) -> None:

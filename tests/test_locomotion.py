@@ -184,7 +184,8 @@ def test_model_is_gymnasiums_and_compiles_without_warnings(env_id: str, xml: str
     for name in arrays:
         np.testing.assert_array_equal(getattr(ours, name), getattr(gymnasiums, name), err_msg=name)
     for name in ["meanmass", "meaninertia", "meansize", "extent", "center"]:
-        np.testing.assert_array_equal(getattr(ours.stat, name), getattr(gymnasiums.stat, name), err_msg=name)
+        # Summed in another order than Gymnasium's compile on MuJoCo 3.3 (Meta-World's pin): one ulp.
+        np.testing.assert_allclose(getattr(ours.stat, name), getattr(gymnasiums.stat, name), rtol=1e-15, err_msg=name)
     assert ours.opt.timestep == gymnasiums.opt.timestep and ours.opt.integrator == gymnasiums.opt.integrator
 
 

@@ -39,6 +39,18 @@ VECTOR_CLASSES = {
     ANT_GOAL: AntGoalVectorEnv,
 }
 FAMILIES = list(VECTOR_CLASSES)
+# MuJoCo 4 (mujoco.batch) steps the batch bit for bit as the plain env. On older MuJoCo (3.3, the
+# version Meta-World pins) the loop fallback agrees with the plain env to the last few bits only
+# (README, "Meta-World"): there the comparisons allow 1e-9.
+EXACT = hasattr(mujoco, "batch")
+
+
+def assert_same(x: Any, y: Any, err_msg: str = "") -> None:
+    """Equal arrays: bit for bit on MuJoCo 4, to 1e-9 before."""
+    if EXACT or not np.issubdtype(np.asarray(y).dtype, np.floating):
+        np.testing.assert_array_equal(x, y, err_msg=err_msg)
+    else:
+        np.testing.assert_allclose(x, y, rtol=1e-9, atol=1e-9, err_msg=err_msg)
 HORIZON = 30  # short, so that truncations and autoresets happen within a test
 
 
@@ -69,14 +81,14 @@ def assert_same_infos(got: dict[str, Any], want: dict[str, Any]) -> None:
     assert sorted(got) == sorted(want)
     for key in want:
         assert got[key].dtype == want[key].dtype, key
-        np.testing.assert_array_equal(got[key], want[key], err_msg=key)
+        assert_same(got[key], want[key], err_msg=key)
 
 
 def assert_same_transition(got: tuple[Any, ...], want: tuple[Any, ...]) -> None:
     """Bit-identical observations, rewards, terminated, truncated (dtypes too) and infos."""
     for name, x, y in zip(["observation", "reward", "terminated", "truncated"], got[:4], want[:4]):
         assert x.dtype == y.dtype, name
-        np.testing.assert_array_equal(x, y, err_msg=name)
+        assert_same(x, y, err_msg=name)
     assert_same_infos(got[4], want[4])
 
 
@@ -91,7 +103,7 @@ def run_pair(
     box), checks every transition, and counts what happened."""
     obs_b, info_b = batched.reset(seed=seeds)
     obs_p, info_p = plain.reset(seed=seeds)
-    np.testing.assert_array_equal(obs_b, obs_p)
+    assert_same(obs_b, obs_p)
     assert_same_infos(info_b, info_p)
     rng = np.random.default_rng(action_seed)
     counts = {"terminated": 0, "truncated": 0, "unstable": 0}
@@ -124,6 +136,7 @@ def test_ant_terminations_and_their_autoresets(env_id: str) -> None:
     assert counts["terminated"] >= 8
 
 
+@pytest.mark.skipif(not EXACT, reason="a diverging (chaotic) trajectory is compared bit for bit: MuJoCo 4 only")
 @pytest.mark.parametrize(("env_id", "scale"), [(ANT_DIR, 300.0), (CHEETAH_VEL, 1e3), (ANT_GOAL, 1e11)])
 def test_diverging_simulations(env_id: str, scale: float) -> None:
     """Velocities so large that MuJoCo meets non-finite or huge states, warns and resets the data
@@ -253,6 +266,7 @@ def test_bad_arguments_are_refused() -> None:
 # --- The sampler ---------------------------------------------------------------------------
 
 
+@pytest.mark.skipif(not EXACT, reason="Ant episodes with early ends are compared bit for bit: MuJoCo 4 only")
 def test_sampler_backends_give_identical_batches() -> None:
     """The sampler's episodes through the batched env equal those through SyncVectorEnv, Ant
     terminations (masks) included."""
@@ -266,7 +280,7 @@ def test_sampler_backends_give_identical_batches() -> None:
         sampler.close()
     assert not bool(batches[0].mask.all())  # some Ant episodes ended early
     for field in ["observations", "actions", "rewards", "mask"]:
-        assert torch.equal(getattr(batches[0], field), getattr(batches[1], field)), field
+        assert_same(getattr(batches[0], field).numpy(), getattr(batches[1], field).numpy(), err_msg=field)
 
 
 def test_mujoco_version_has_the_batch_api() -> None:

@@ -7,6 +7,7 @@ the module; the workers find the test family (``ray_family``) through ``PYTHONPA
 from __future__ import annotations
 
 import csv
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -71,7 +72,7 @@ def test_an_actor_killed_mid_phase_changes_nothing(tmp_path: Path) -> None:
     from meta_rl.sampling.ray_sampler import RaySampler
 
     marker = tmp_path / "die-once"
-    family = dict(NAVIGATION, env_id="ray_family:MetaRLTest/DyingNavigation-v0", env_kwargs={"marker": str(marker)})
+    family = dict(NAVIGATION, env_id="ray_family:MetaRLTest/DyingNavigation-v0", env_kwargs={"marker": str(marker), "spare": os.getpid()})
     local = meta_rl.train("navigation2d", run_dir=tmp_path / "local", progress=False, **family)
     marker.touch()  # the first actor step after this kills its process
     run = meta_rl.train("navigation2d", run_dir=tmp_path / "ray", progress=False, sampler="ray", ray_workers=2, **family)

@@ -12,7 +12,7 @@ import pytest
 
 import _meta_rl_gymnasium
 import envs
-from envs.registration import FAMILIES
+from envs.registration import FAMILIES, METAWORLD
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,7 +44,7 @@ def test_make_works_in_a_fresh_interpreter_without_importing_the_project(tmp_pat
     )
     lines = out.splitlines()
     assert lines[0] == "False"
-    assert lines[1] == str(sorted(FAMILIES))
+    assert lines[1] == str(sorted([*FAMILIES, *METAWORLD]))
     assert lines[2] == "HalfCheetahVelEnv 200"
 
 

@@ -109,6 +109,11 @@ def batch_model(template: LocomotionEnv) -> mujoco.MjModel:
     model = compile_spec(spec)
     # The plain env's constructor may have changed the timestep after compiling (``timestep=``).
     model.opt.timestep = template.model.opt.timestep
+    # The compiler's model statistics feed the solver (``meaninertia`` scales its tolerance and
+    # its cost). MuJoCo 3.3 sums them in an order that the added sensors change in the last bit;
+    # the plain env's own values keep the transitions identical on every version.
+    for name in ("meanmass", "meaninertia", "meansize", "extent", "center"):
+        setattr(model.stat, name, getattr(template.model.stat, name))
     return model
 
 

@@ -18,7 +18,7 @@ from tqdm import tqdm
 from gymnasium import spaces
 from torch import nn
 
-from envs.tasks import Task, task_to_dict
+from envs.tasks import Task, sample_test_tasks, task_to_dict
 from meta_rl.config import TrainConfig
 from meta_rl.errors import MetaRLError
 from meta_rl.device import resolve_device
@@ -157,9 +157,7 @@ def train_oracle(
     model.save(out_dir / "oracle.zip")
     env.close()
     probe = make_env(config.env_id, config.env_kwargs)
-    tasks = probe.unwrapped.sample_tasks(  # type: ignore[attr-defined]
-        config.eval_tasks, task_rng(config.test_seed, TEST_TASKS)
-    )
+    tasks = sample_test_tasks(probe.unwrapped, config.eval_tasks, task_rng(config.test_seed, TEST_TASKS))
     probe.close()
     eps = config.eval_episodes if episodes is None else episodes
     returns = np.zeros((1, len(tasks)))

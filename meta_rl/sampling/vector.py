@@ -23,7 +23,7 @@ from torch import nn
 import envs as _registered_envs  # noqa: F401  (registers the MetaRL/ families)
 from agents.episodes import EpisodeBatch
 from agents.policy import Params, task_policy
-from envs.tasks import Task, missing_task_methods
+from envs.tasks import Task, missing_task_methods, sample_test_tasks
 from meta_rl.config import DEFAULT_CHUNK_ENVS
 from meta_rl.errors import MetaRLError, NonFiniteError
 from meta_rl.seeding import episode_seeds, noise_seeds, place
@@ -221,13 +221,20 @@ class VectorSampler:
 
     def sample_tasks(self, n: int, rng: np.random.Generator) -> list[Task]:
         """Draws ``n`` tasks from the family's distribution with ``rng``."""
-        tasks = list(self.env.unwrapped.sample_tasks(n, rng))  # type: ignore[attr-defined]
+        return self._checked(list(self.env.unwrapped.sample_tasks(n, rng)), n, "sample_tasks")  # type: ignore[attr-defined]
+
+    def sample_test_tasks(self, n: int, rng: np.random.Generator) -> list[Task]:
+        """Draws ``n`` held-out tasks: the family's test split if it has one (``envs.tasks``)."""
+        return self._checked(sample_test_tasks(self.env.unwrapped, n, rng), n, "sample_test_tasks")
+
+    def _checked(self, tasks: list[Task], n: int, method: str) -> list[Task]:
+        """``tasks``, or a one-line error if the family drew a wrong number or non-dataclasses."""
         if len(tasks) != n:
-            raise MetaRLError(f"env '{self.env_id}': sample_tasks({n}, rng) returned {len(tasks)} tasks")
+            raise MetaRLError(f"env '{self.env_id}': {method}({n}, rng) returned {len(tasks)} tasks")
         for task in tasks:
             if not dataclasses.is_dataclass(task) or isinstance(task, type):
                 raise MetaRLError(
-                    f"env '{self.env_id}': sample_tasks returned a {type(task).__name__}; tasks must "
+                    f"env '{self.env_id}': {method} returned a {type(task).__name__}; tasks must "
                     "be frozen dataclasses (for example subclasses of envs.tasks.Task)"
                 )
         return tasks

@@ -134,7 +134,7 @@ class RLTrainer(MetaTrainer):
             self.policy = GaussianMLPPolicy(
                 self.sampler.obs_dim, self.sampler.act_dim, hidden_sizes=c.hidden_sizes, init_std=c.init_std
             ).to(self.device)
-        self.test_tasks = self.sampler.sample_tasks(c.eval_tasks, task_rng(c.test_seed, TEST_TASKS))
+        self.test_tasks = self.sampler.sample_test_tasks(c.eval_tasks, task_rng(c.test_seed, TEST_TASKS))
         self.rejected_in_a_row = 0
         if checkpoint is None:
             return TrainState(0, self.policy.initial_params(), {"env_steps": 0})
@@ -392,7 +392,7 @@ class RLTrainer(MetaTrainer):
         sizes = list(step_sizes) if step_sizes is not None else eval_step_sizes(c.inner_lr, c.eval_lr_decay, steps)
         if len(sizes) != steps:
             raise MetaRLError(f"got {len(sizes)} step sizes for {steps} steps")
-        tasks = self.sampler.sample_tasks(n, task_rng(test_seed, TEST_TASKS))
+        tasks = self.sampler.sample_test_tasks(n, task_rng(test_seed, TEST_TASKS))
         values, batches = self.adaptation_returns(
             self.params, tasks, sizes, episodes=eps, seed=test_seed, iteration=EVALUATE_ITERATION,
             progress=progress,
