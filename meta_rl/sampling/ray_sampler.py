@@ -25,12 +25,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from agents.episodes import EpisodeBatch
 from agents.policy import Params
 from envs.tasks import Task
 from meta_rl.errors import MetaRLError
 from meta_rl.sampling.vector import SampledRows, VectorSampler
-from meta_rl.seeding import episode_seeds, noise_seeds, place
 
 RESTARTS = 3
 """Times Ray restarts a dead sampling actor and retries its call before the run stops."""
@@ -180,33 +178,18 @@ class RaySampler(VectorSampler):
         """The actors' process ids (for tests and diagnostics)."""
         return self._get([actor.ready.remote() for actor in self._actors])
 
-    @torch.no_grad()
-    def sample(
-        self,
-        policy: nn.Module,
-        params: Params,
-        tasks: Sequence[Task],
-        episodes: int,
-        seed: int,
-        iteration: int,
-        phase: int,
-    ) -> EpisodeBatch:
-        """:meth:`VectorSampler.sample`, the tasks spread over the actors."""
+    def sample_seeded(
+        self, policy: nn.Module, params: Params, tasks: Sequence[Task], seeds: np.ndarray, noise: np.ndarray, where: str
+    ) -> SampledRows:
+        """The meta-batch's tasks spread over the actors, each with its slices of the seeds."""
         ray = import_ray()
-        num_tasks = len(tasks)
-        for name, value in params.items():
-            if value.shape[0] != num_tasks:
-                raise ValueError(f"params['{name}'] has {value.shape[0]} task rows for {num_tasks} tasks")
-        seeds = episode_seeds(seed, iteration, phase, num_tasks, episodes)
-        noise = noise_seeds(seed, iteration, phase, num_tasks)
         # Once per phase into the object store; the module only gives the structure (CPU copy).
         payload = ray.put((copy.deepcopy(policy).cpu(), {k: v.detach().cpu() for k, v in params.items()}))
-        where = place(iteration, phase)
         refs = [
             actor.sample_rows.remote(payload, part.start, part.stop, list(tasks[part]), seeds[part], noise[part], where)
-            for actor, part in zip(self._actors, task_slices(num_tasks, self.workers))
+            for actor, part in zip(self._actors, task_slices(len(tasks), self.workers))
         ]
-        return SampledRows.concatenate(self._get(refs)).to_batch(self.device)
+        return SampledRows.concatenate(self._get(refs))
 
     def close(self) -> None:
         """Stops the actors (and the Ray instance this sampler started), closes the local env."""

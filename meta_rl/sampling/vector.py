@@ -304,11 +304,18 @@ class VectorSampler:
         for name, value in params.items():
             if value.shape[0] != num_tasks:
                 raise ValueError(f"params['{name}'] has {value.shape[0]} task rows for {num_tasks} tasks")
-        rows = self.sample_rows(
+        rows = self.sample_seeded(
             policy, params, tasks, episode_seeds(seed, iteration, phase, num_tasks, episodes),
             noise_seeds(seed, iteration, phase, num_tasks), place(iteration, phase),
         )  # fmt: skip
         return rows.to_batch(self.device)
+
+    def sample_seeded(
+        self, policy: nn.Module, params: Params, tasks: Sequence[Task], seeds: np.ndarray, noise: np.ndarray, where: str
+    ) -> SampledRows:
+        """The whole meta-batch's episodes from their seeds: here, :meth:`sample_rows` of all
+        tasks; a distributed sampler spreads the tasks over its workers instead."""
+        return self.sample_rows(policy, params, tasks, seeds, noise, where)
 
     @torch.no_grad()
     def sample_rows(
