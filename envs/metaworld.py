@@ -89,7 +89,8 @@ class MetaWorldEnv(gym.Env[np.ndarray, np.ndarray]):
     ## Arguments
 
     ``benchmark``: ``ML1`` or ``ML10``; ``env_name``: the ML1 env (``reach-v3``); ``seed``: the
-    seed Meta-World builds the benchmark's task lists from (0); ``render_mode``: Meta-World's.
+    seed Meta-World builds the benchmark's task lists from (0); ``render_mode`` and ``width``,
+    ``height``, ``camera_name``, ``camera_id``: Meta-World's rendering.
 
     ## Observation, action, reward, success
 
@@ -101,13 +102,22 @@ class MetaWorldEnv(gym.Env[np.ndarray, np.ndarray]):
     metadata: dict[str, Any] = {"render_modes": ["rgb_array"], "render_fps": 80}
 
     def __init__(
-        self, benchmark: str = "ML1", env_name: str | None = "reach-v3", seed: int = 0, render_mode: str | None = None
+        self,
+        benchmark: str = "ML1",
+        env_name: str | None = "reach-v3",
+        seed: int = 0,
+        render_mode: str | None = None,
+        **render_kwargs: Any,
     ) -> None:
         self.benchmark_name = benchmark
         self.train_tasks, self.test_tasks, self._classes = build_benchmark(
             benchmark, env_name if benchmark == "ML1" else None, seed
         )
+        unknown = set(render_kwargs) - {"width", "height", "camera_name", "camera_id"}
+        if unknown:
+            raise TypeError(f"MetaWorldEnv got unexpected keyword arguments {sorted(unknown)}")
         self.render_mode = render_mode
+        self._render_kwargs = render_kwargs
         self.observation_space = spaces.Box(-np.inf, np.inf, shape=(39,), dtype=np.float32)
         self.action_space = spaces.Box(-1.0, 1.0, shape=(4,), dtype=np.float32)
         self._task = self.train_tasks[0]
@@ -140,7 +150,7 @@ class MetaWorldEnv(gym.Env[np.ndarray, np.ndarray]):
         if self._env_name != task.env_name:
             if self._env is not None:
                 self._env.close()
-            self._env = self._classes[task.env_name](render_mode=self.render_mode)
+            self._env = self._classes[task.env_name](render_mode=self.render_mode, **self._render_kwargs)
             self._env_name = task.env_name
         metaworld = _import_metaworld()
         data = {

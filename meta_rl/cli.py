@@ -336,6 +336,11 @@ def _evaluate_sweep(args: argparse.Namespace, folder: Path) -> int:
     if args.out is not None:
         raise MetaRLError("a sweep's evaluations go into its folders; drop --out")
     _, runs = sweep.read(folder)
+    unfinished = sweep.unfinished(folder)
+    if unfinished:
+        raise MetaRLError(
+            f"runs of the sweep have not finished: {', '.join(unfinished)}; continue with meta-rl sweep --resume {folder}"
+        )
     results = {}
     for r in runs:
         run_dir = folder / r.name

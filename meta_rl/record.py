@@ -9,15 +9,17 @@ run's step size for that step (alpha, then alpha times ``eval_lr_decay``).
 
 GIFs are written with Pillow (a core dependency); MP4s (H.264) with imageio-ffmpeg, the ``video``
 extra (``pip install 'meta-rl[video]'``), which streams frames to ffmpeg instead of holding them.
-MuJoCo renders off-screen: with no display this sets ``MUJOCO_GL=egl`` unless the variable is set
-(``MUJOCO_GL=osmesa`` renders in software where EGL is missing).
+MuJoCo renders off-screen: on Linux with no display this sets ``MUJOCO_GL=egl`` unless the
+variable is set (``MUJOCO_GL=osmesa`` renders in software where EGL is missing).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
+import sys
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
@@ -190,7 +192,7 @@ def _write_png(image: np.ndarray, path: Path) -> None:
 def _default_gl() -> None:
     # MuJoCo picks its GL backend when it is first imported; without a display GLFW cannot open a
     # window, and EGL renders off-screen on a GPU or through Mesa.
-    if "MUJOCO_GL" not in os.environ and not os.environ.get("DISPLAY"):
+    if sys.platform.startswith("linux") and "MUJOCO_GL" not in os.environ and not os.environ.get("DISPLAY"):
         os.environ["MUJOCO_GL"] = "egl"
 
 
@@ -245,6 +247,8 @@ def record(
         raise MetaRLError(f"steps must be at least 0, got {steps}")
     if episodes is not None and episodes < 1:
         raise MetaRLError(f"episodes must be at least 1, got {episodes}")
+    if fps is not None and not (math.isfinite(fps) and fps > 0):
+        raise MetaRLError(f"fps must be a positive number, got {fps}")
     if size is not None and (size[0] < 8 or size[1] < 8):
         raise MetaRLError(f"the frame size must be at least 8 x 8 pixels, got {size[0]} x {size[1]}")
     _default_gl()
@@ -270,7 +274,13 @@ def record(
         env = policy.make_env(task, **render_kwargs)
     except MetaRLError as exc:
         raise MetaRLError(f"cannot render this run's env: {exc}") from None
-    sampling_env = policy.make_env(task)  # the adaptation episodes, not rendered
+    except (TypeError, ValueError) as exc:  # the family's set_task refused the task
+        raise MetaRLError(f"the task {task} is refused by this run's family: {exc}") from None
+    try:
+        sampling_env = policy.make_env(task)  # the adaptation episodes, not rendered
+    except BaseException:
+        env.close()
+        raise
     count = episodes if episodes is not None else policy.config.eval_episodes
     rate = float(fps if fps is not None else env.metadata.get("render_fps") or 30)
     label = task_label(task)

@@ -114,7 +114,16 @@ def create(preset: str, seeds: Sequence[int], grid: dict[str, list[Any]], out: P
     varied = {k: v for k, v in grid.items() if len(v) != 1}
     if any(len(v) == 0 for v in varied.values()):
         raise MetaRLError("--set gives a key no value")
+    for key, values in varied.items():
+        if len({json.dumps(v, sort_keys=True) for v in values}) != len(values):
+            raise MetaRLError(f"--set {key} gives a value twice: {values}")
     runs = plan(seeds, varied)
+    names = [r.name for r in runs]
+    groups = [group_folder(Path("."), r.group).name for r in runs if r.seed == seeds[0]]
+    if len(set(names)) != len(names) or len(set(groups)) != len(groups):
+        raise MetaRLError("two combinations would share a run folder's name; give values that differ in their text")
+    if {**base.to_dict(), **fixed}.get("sampler") == "ray" or any(v == "ray" for v in varied.get("sampler", [])):
+        raise MetaRLError("a sweep's runs are Ray tasks already: sample in them with sampler: local")
     for run in runs:
         make_config({**fixed, **run.values, "seed": run.seed}, base)  # all valid before any runs
     if out is None:
@@ -214,8 +223,9 @@ def run(
                 name = pending.pop(ready[0])
                 try:
                     _, iteration, finished = ray.get(ready[0])
-                except ray.exceptions.RayTaskError as exc:
-                    cause = exc.cause if isinstance(exc.cause, MetaRLError) else exc
+                except ray.exceptions.RayError as exc:  # a failed run, a crashed or killed worker
+                    cause = getattr(exc, "cause", None)
+                    cause = cause if isinstance(cause, MetaRLError) else exc
                     report(f"run {name} failed: {str(cause).strip().splitlines()[0]}")
                     finished_all = False
                     continue
@@ -231,6 +241,24 @@ def run(
     finally:
         if started:
             ray.shutdown()
+
+
+def unfinished(sweep_dir: Path) -> list[str]:
+    """The runs of a sweep that have not reached their iterations (or not started)."""
+    from meta_rl.training.base import read_run
+
+    _, runs = read(sweep_dir)
+    names = []
+    for r in runs:
+        folder = sweep_dir / r.name
+        try:
+            checkpoint, config = read_run(folder)
+        except MetaRLError:
+            names.append(r.name)
+            continue
+        if int(checkpoint["iteration"]) < config.iterations:
+            names.append(r.name)
+    return names
 
 
 def group_runs(sweep_dir: Path) -> dict[str, list[SweepRun]]:
@@ -261,7 +289,7 @@ def aggregate(sweep_dir: Path, results: dict[str, Any]) -> list[Any]:
         protocol = dict(members[0].protocol)
         protocol.update(
             aggregate="seeds", seeds=[r.seed for r in runs], runs=[r.name for r in runs],
-            tasks=members[0].values.shape[1],
+            tasks=members[0].values.shape[1], iterations=[m.protocol.get("iteration") for m in members],
         )  # fmt: skip
         seed_rows = [{"seed": r.seed, "run": r.name} for r in runs]
         names = set.intersection(*(set(m.extra) for m in members))

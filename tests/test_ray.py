@@ -66,6 +66,15 @@ def test_ray_gives_the_numbers_of_in_process_sampling(tmp_path: Path, preset: st
             preset, run_dir=tmp_path / f"ray{workers}", progress=False, sampler="ray", ray_workers=workers, **settings
         )
         assert_same(local, run)
+    # Looking at a run trained on Ray needs no cluster: it is opened with the in-process sampler.
+    from meta_rl.sampling import VectorSampler
+    from meta_rl.training import open_run
+
+    trainer = open_run(run)
+    try:
+        assert type(trainer.sampler) is VectorSampler
+    finally:
+        trainer.close()
 
 
 def test_an_actor_killed_mid_phase_changes_nothing(tmp_path: Path) -> None:
@@ -201,3 +210,13 @@ def test_bad_sweeps_are_refused(tmp_path: Path) -> None:
     assert not (tmp_path / "s").exists()
     with pytest.raises(MetaRLError, match="RL presets"):
         create("sinusoid", [0], {}, tmp_path / "s")
+    with pytest.raises(MetaRLError, match="gives a value twice"):
+        create("navigation2d", [0], {"inner_lr": [0.1, 0.10]}, tmp_path / "s")
+    with pytest.raises(MetaRLError, match="Ray tasks already"):
+        create("navigation2d", [0, 1], {"sampler": ["ray"]}, tmp_path / "s")
+    assert not (tmp_path / "s").exists()
+    # Planned but not run: evaluating it is refused, naming the runs.
+    from meta_rl.cli import main
+
+    planned = create("navigation2d", [0, 1], {"inner_lr": [0.1]}, tmp_path / "planned")
+    assert main(["evaluate", str(planned)]) == 2

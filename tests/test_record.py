@@ -147,6 +147,8 @@ def test_bad_requests_are_refused_before_anything_is_written(tmp_path: Path) -> 
         record(NAVIGATION_RUN, tmp_path / "nav.gif", task="{goal")
     with pytest.raises(MetaRLError, match="not a task of this family"):
         record(NAVIGATION_RUN, tmp_path / "nav.gif", task='{"direction": 1}')
+    with pytest.raises(MetaRLError, match="fps must be a positive number"):
+        record(NAVIGATION_RUN, tmp_path / "nav.gif", fps=0)
     assert not list(tmp_path.iterdir())
 
 

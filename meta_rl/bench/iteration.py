@@ -263,8 +263,9 @@ def _ray_rates(
     clock: "_Clock",
     local: VectorSampler,
 ) -> tuple[float, float]:
-    """The Ray sampler's env steps per second with ``workers`` actors, and the median ratio of its
-    time to the in-process sampler's over rounds that run both on the same query phase."""
+    """The Ray sampler's env steps per second with ``workers`` actors, and its median speed relative
+    to the in-process sampler (in-process time / Ray time) over rounds that run both on the same
+    query phase."""
     from meta_rl.sampling.ray_sampler import RaySampler
 
     remote = RaySampler(

@@ -114,7 +114,8 @@ def curve_figure(
             color=line.get_color(), alpha=0.2, linewidth=0,
         )  # fmt: skip
         for member in per_seed[i] if per_seed else []:
-            ax.plot(steps, member.values.mean(axis=1), color=line.get_color(), linewidth=0.7, alpha=0.6)
+            if member.values.shape[0] == len(steps):  # a run re-evaluated since is not this curve's
+                ax.plot(steps, member.values.mean(axis=1), color=line.get_color(), linewidth=0.7, alpha=0.6)
     ax.set_xticks(range(max_step + 1))
     ax.set_xlabel("number of gradient steps")
     ax.set_ylabel(_Y_LABELS.get(results[0].metric, results[0].metric))

@@ -172,6 +172,9 @@ class RaySampler(VectorSampler):
                 raise exc.cause from None
             raise
         except ray.exceptions.RayActorError as exc:
+            if getattr(exc, "actor_init_failed", False):  # the worker's env could not be made
+                lines = [line for line in str(exc).splitlines() if line.strip()]
+                raise MetaRLError(f"a Ray sampling worker could not start: {lines[-1].strip()}") from None
             raise MetaRLError(f"a Ray sampling worker died {RESTARTS + 1} times: {str(exc).splitlines()[0]}") from None
 
     def actor_pids(self) -> list[int]:

@@ -84,7 +84,11 @@ class MetaTrainer(abc.ABC):
         self.resumed = state is not None
         self.last_eval: np.ndarray | None = None
         self.lock: RunLock | None = None  # held by create/resume until train() ends
-        self.state: TrainState = self.setup(state)
+        try:
+            self.state: TrainState = self.setup(state)
+        except BaseException:
+            self.close()  # what setup made so far (a sampler's envs, Ray actors)
+            raise
 
     # --------------------------------------------------------------------------- the hooks
     @abc.abstractmethod

@@ -162,7 +162,9 @@ class RLTrainer(MetaTrainer):
         return metric_columns(self.config, self.sampler.reports_success)
 
     def close(self) -> None:
-        self.sampler.close()
+        sampler = getattr(self, "sampler", None)  # absent when setup failed before making it
+        if sampler is not None:
+            sampler.close()
 
     def postfix(self, metrics: dict[str, float]) -> dict[str, str]:
         k = self.config.num_inner_steps
@@ -249,7 +251,7 @@ class RLTrainer(MetaTrainer):
             phases=[*range(c.num_inner_steps), QUERY_PHASE], seconds=seconds,
         )  # fmt: skip
         metrics = {f"train/return_step_{k}": float(b.episode_returns().mean()) for k, b in enumerate(batches)}
-        train_success = success_rates(batches)
+        train_success = success_rates(batches) if self.sampler.reports_success else None
         for k, rate in enumerate(train_success if train_success is not None else []):
             metrics[f"train/success_step_{k}"] = float(rate.mean())
         env_steps = sum(int(b.mask.sum()) for b in batches)
@@ -359,7 +361,7 @@ class RLTrainer(MetaTrainer):
         )  # fmt: skip
         self.last_eval = returns
         out = {f"eval/return_step_{k}": float(r.mean()) for k, r in enumerate(returns)}
-        success = success_rates(batches)
+        success = success_rates(batches) if self.sampler.reports_success else None
         out.update({f"eval/success_step_{k}": float(r.mean()) for k, r in enumerate(success if success is not None else [])})
         out["time/eval_s"] = time.perf_counter() - t0
         return out

@@ -7,6 +7,7 @@ protocol (each kind of run evaluates itself).
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -45,6 +46,9 @@ def resume_run(run_dir: Path, changes: dict[str, Any] | None = None, progress: b
 def open_run(run_dir: Path, device: str | None = None) -> MetaTrainer:
     """Loads a run's last checkpoint for evaluation; writes nothing."""
     checkpoint, config = read_run(run_dir, None if device is None else {"device": device})
+    if isinstance(config, TrainConfig) and config.sampler != "local":
+        # Evaluating or loading needs no cluster: the in-process sampler gives the same episodes.
+        config = dataclasses.replace(config, sampler="local")
     return trainer_class(config)(config, run_dir, checkpoint, progress=False)
 
 
