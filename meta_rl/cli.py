@@ -486,6 +486,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # train handles its own (checkpoint first); the others stop here
         print(f"meta-rl: {args.command} interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `meta-rl config | head`: the reader left; stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
+        return 141
 
 
 if __name__ == "__main__":

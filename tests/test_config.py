@@ -116,3 +116,22 @@ def test_meta_rl_config_lists_every_key_with_its_value_and_meaning(capsys: pytes
         assert f"\n{field.name} = " in out, field.name
     assert "\nseed = 3\n    Run seed: every random draw" in out
     assert "\nmax_kl = 0.02\n    TRPO trust-region radius" in out
+
+
+def test_a_closed_pipe_stops_the_listing_quietly() -> None:
+    import os
+    import subprocess
+    import sys
+
+    # `meta-rl config | head`, the reader already gone: every write meets a closed pipe.
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "meta_rl.cli", "config", "halfcheetah-dir"],
+            stdout=write_end, stderr=subprocess.PIPE, timeout=60, check=False,
+        )  # fmt: skip
+    finally:
+        os.close(write_end)
+    assert done.returncode == 141
+    assert b"Traceback" not in done.stderr and b"BrokenPipe" not in done.stderr
