@@ -53,6 +53,32 @@ def test_adaptation_from_episodes_a_user_collected_equals_the_collected_ones(mon
     assert a.adapt(collected).steps == 2
 
 
+def test_sb3_evaluate_policy_runs_a_loaded_and_an_adapted_policy(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+    from stable_baselines3.common.evaluation import evaluate_policy
+
+    from envs.navigation import NavigationTask
+
+    monkeypatch.chdir(ROOT)
+    meta = meta_rl.load("runs/reference/navigation2d")
+    env = meta.make_env(NavigationTask(goal=(0.3, 0.1)))
+    adapted = meta.adapt(meta.collect(env, episodes=4, seed=0))
+    for policy in (meta, adapted):
+        mean, _ = evaluate_policy(policy, env, n_eval_episodes=2, deterministic=True, warn=False)
+        # The same deterministic episode by hand: mean action, clipped, scaled to +-0.1.
+        obs, _ = env.reset(seed=0)
+        total, done = 0.0, False
+        while not done:
+            with torch.no_grad():
+                m, _ = torch.func.functional_call(policy.policy, policy.params, (torch.from_numpy(obs),))
+            obs, r, term, trunc, _ = env.step(0.1 * np.clip(m.numpy(), -1, 1))
+            total += float(r)
+            done = term or trunc
+        assert mean == pytest.approx(total, rel=1e-5)
+    action, state = adapted.predict(np.zeros(2, np.float32), deterministic=False)
+    assert action.shape == (2,) and state is None and np.all(np.abs(action) <= 0.1)
+
+
 def test_bad_episodes_and_runs_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="episode 0 has 3 observations, 2 actions"):
         meta_rl.Episodes([np.zeros((3, 2))], [np.zeros((2, 2))], [np.zeros(3)])

@@ -15,7 +15,7 @@ from envs.tasks import Task
 from meta_rl.training.checkpoint import load_checkpoint
 from meta_rl.cli import main
 from meta_rl.errors import MetaRLError
-from meta_rl.evaluation import AdaptedPolicy, EvaluationResult
+from meta_rl.evaluation import EvaluationResult
 from meta_rl.evaluation.oracle import TaskInObservation, task_features, train_oracle
 from meta_rl.evaluation.plotting import plot_results
 from meta_rl.seeding import TEST_TASKS, TRAIN_TASKS, task_rng
@@ -171,30 +171,6 @@ def test_oracle_trains_and_evaluates_on_the_test_tasks(tmp_path: Path) -> None:
     expected = [t.to_dict() for t in gym.make("MetaRL/Navigation2D-v0").unwrapped.sample_tasks(
         2, task_rng(config.test_seed, TEST_TASKS))]  # fmt: skip
     assert result.tasks == expected
-
-
-# -------------------------------------------------------------------------------------- predict
-def test_adapted_policy_works_with_sb3_evaluate_policy(trained_run: Path) -> None:
-    from stable_baselines3.common.evaluation import evaluate_policy
-
-    trainer = RLTrainer(tiny_config(iterations=2), trained_run, load_checkpoint(trained_run / "checkpoint.pt"), False)
-    task = NavigationTask(goal=(0.3, 0.1))
-    predictor = AdaptedPolicy(trainer.policy, trainer.params, trainer.sampler.scale_actions)
-    env = gym.make("MetaRL/Navigation2D-v0")
-    env.unwrapped.set_task(task)
-    mean, _ = evaluate_policy(predictor, env, n_eval_episodes=2, deterministic=True, warn=False)
-    # The same deterministic episode by hand: mean action, clipped, scaled to +-0.1.
-    env.reset(seed=0)
-    obs, total, done = np.zeros(2, np.float32), 0.0, False
-    while not done:
-        with torch.no_grad():
-            m, _ = torch.func.functional_call(trainer.policy, trainer.params, (torch.from_numpy(obs),))
-        obs, r, term, trunc, _ = env.step(0.1 * np.clip(m.numpy(), -1, 1))
-        total += r
-        done = term or trunc
-    assert mean == pytest.approx(total, rel=1e-5)
-    action, state = predictor.predict(np.zeros(2, np.float32), deterministic=False)
-    assert action.shape == (2,) and state is None and np.all(np.abs(action) <= 0.1)
 
 
 # ------------------------------------------------------------------------------------ figures

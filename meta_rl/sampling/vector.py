@@ -199,15 +199,14 @@ class VectorSampler:
             raise MetaRLError(f"env '{env_id}' needs a Box action space")
         self.obs_dim = int(np.prod(self.env.observation_space.shape))
         self.act_dim = int(np.prod(self.env.action_space.shape))
-        low, high = self.env.action_space.low.reshape(-1), self.env.action_space.high.reshape(-1)
-        self._bounded = bool(np.all(np.isfinite(low)) and np.all(np.isfinite(high)))
-        self._low, self._high = low.astype(np.float64), high.astype(np.float64)
+        low = self.env.action_space.low.reshape(-1).astype(np.float64)
+        high = self.env.action_space.high.reshape(-1).astype(np.float64)
         self.action_shape = tuple(self.env.action_space.shape)
         self.action_dtype = self.env.action_space.dtype
-        # Scaling in the policy's float32: (middle, half range) of the bounds.
+        # Scaling in the policy's float32: (middle, half range) of the bounds, if they are finite.
         self._scale = (
-            ((self._low + self._high).astype(np.float32) / 2, (self._high - self._low).astype(np.float32) / 2)
-            if self._bounded
+            ((low + high).astype(np.float32) / 2, (high - low).astype(np.float32) / 2)
+            if np.all(np.isfinite(low)) and np.all(np.isfinite(high))
             else None
         )
         self._identity_scale = self._scale is not None and bool(
@@ -261,13 +260,6 @@ class VectorSampler:
                 **self.env_kwargs,
             )
         return self._vector_envs[num_envs]
-
-    def scale_actions(self, actions: np.ndarray) -> np.ndarray:
-        """Maps policy actions in [-1, 1] (clipped) onto the env's bounds."""
-        if not self._bounded:
-            return actions
-        clipped = np.clip(actions, -1.0, 1.0)
-        return self._low + (clipped + 1.0) * 0.5 * (self._high - self._low)
 
     @torch.no_grad()
     def sample(
