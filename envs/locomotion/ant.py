@@ -187,30 +187,11 @@ class AntDirEnv(DirectionTaskMixin, AntBaseEnv):
     (``sample_tasks``). A task takes effect from the next step; the samplers set it before
     ``reset``.
 
-    ## Physics
+    ## Physics and deviations from envs/TASKS.md
 
-    Gymnasium's ``ant.xml`` (RK4, timestep 0.01) with ``frame_skip=2``: one env step lasts 0.02 s,
-    the original's control period, made of two RK4 steps of 0.01 s rather than the original's one
-    of 0.02 s. ``timestep=0.02, frame_skip=1`` would copy the original's integration step, but
-    MuJoCo clamps every constraint's time constant to at least twice the timestep, so the contacts
-    and joint limits of Gymnasium's model (``solref`` 0.02) would become twice as soft as it was
-    tuned for; the default keeps the model as Gymnasium validated it. The class builds on
-    Gymnasium's ``MujocoEnv`` with that model rather than on ``AntEnv``, whose observation, reward,
-    reset and velocity it would all replace (see ``envs.locomotion.base``).
-
-    ## Deviations from envs/TASKS.md
-
-    * Physics step: two RK4 steps of 0.01 s per env step, not one of 0.02 s (see Physics), on
-      Gymnasium's ``ant.xml`` run by MuJoCo 3+ rather than rllab's run by MuJoCo 1.31 (same
-      bodies, joints and torque range, a different contact solver). Returns are close to, not
-      identical with, the paper's.
-    * "State not finite": MuJoCo 2+ never leaves a non-finite state after ``mj_step``; it warns
-      (``mjWARN_BADQPOS``, ``mjWARN_BADQVEL``, ``mjWARN_BADQACC``) and resets the data to
-      ``qpos0``. The env counts those warnings during the step and terminates when one fired, where
-      the original's ``isfinite`` check would have; ``info["unstable"]`` says so. The ``isfinite``
-      check is kept as well.
-    * The original costs the raw action; here the action is clipped to the box first. Actions
-      inside the box (all that this project's sampler sends) cost the same.
+    As :class:`AntVelEnv`'s (see its docstring): two RK4 steps of 0.01 s per env step on Gymnasium's
+    ``ant.xml`` run by MuJoCo 3+; MuJoCo's instability warnings count as a non-finite state; the
+    action is clipped before it is costed.
 
     ## Arguments
 
@@ -285,30 +266,11 @@ class AntGoalEnv(AntBaseEnv):
     ``GoalPositionTask(goal=(gx, gy))`` with ``g ~ U([-3, 3]^2)`` (``sample_tasks``). A task takes
     effect from the next step; the samplers set it before ``reset``.
 
-    ## Physics
+    ## Physics and deviations from envs/TASKS.md
 
-    Gymnasium's ``ant.xml`` (RK4, timestep 0.01) with ``frame_skip=2``: one env step lasts 0.02 s,
-    the original's control period, made of two RK4 steps of 0.01 s rather than the original's one
-    of 0.02 s. ``timestep=0.02, frame_skip=1`` would copy the original's integration step, but
-    MuJoCo clamps every constraint's time constant to at least twice the timestep, so the contacts
-    and joint limits of Gymnasium's model (``solref`` 0.02) would become twice as soft as it was
-    tuned for; the default keeps the model as Gymnasium validated it. The class builds on
-    Gymnasium's ``MujocoEnv`` with that model rather than on ``AntEnv``, whose observation, reward,
-    reset and velocity it would all replace (see ``envs.locomotion.base``).
-
-    ## Deviations from envs/TASKS.md
-
-    * Physics step: two RK4 steps of 0.01 s per env step, not one of 0.02 s (see Physics), on
-      Gymnasium's ``ant.xml`` run by MuJoCo 3+ rather than rllab's run by MuJoCo 1.31 (same
-      bodies, joints and torque range, a different contact solver). Returns are close to, not
-      identical with, the paper's.
-    * "State not finite": MuJoCo 2+ never leaves a non-finite state after ``mj_step``; it warns
-      (``mjWARN_BADQPOS``, ``mjWARN_BADQVEL``, ``mjWARN_BADQACC``) and resets the data to
-      ``qpos0``. The env counts those warnings during the step and terminates when one fired, where
-      the original's ``isfinite`` check would have; ``info["unstable"]`` says so. The ``isfinite``
-      check is kept as well.
-    * The original costs the raw action; here the action is clipped to the box first. Actions
-      inside the box (all that this project's sampler sends) cost the same.
+    As :class:`AntVelEnv`'s (see its docstring): two RK4 steps of 0.01 s per env step on Gymnasium's
+    ``ant.xml`` run by MuJoCo 3+; MuJoCo's instability warnings count as a non-finite state; the
+    action is clipped before it is costed.
 
     ## Arguments
 

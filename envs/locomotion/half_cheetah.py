@@ -148,25 +148,11 @@ class HalfCheetahDirEnv(DirectionTaskMixin, HalfCheetahBaseEnv):
     (``sample_tasks``). A task takes effect from the next step; the samplers set it before
     ``reset``.
 
-    ## Physics
+    ## Physics and deviations from envs/TASKS.md
 
-    Gymnasium's ``half_cheetah.xml`` (Euler, timestep 0.01) with ``frame_skip=1``: one physics step
-    of 0.01 s per env step, as in the original. After stepping, ``mj_forward`` and
-    ``mj_subtreeVel`` make the observation and the velocity functions of the new state. The class
-    builds on Gymnasium's ``MujocoEnv`` with that model rather than on ``HalfCheetahEnv``, whose
-    observation, reward, reset and velocity it would all replace (see ``envs.locomotion.base``).
-    The model is compiled without its ``settotalmass`` attribute, which recent MuJoCo warns about
-    at every load, and rescaled to the same total mass after: the result equals Gymnasium's
-    compiled model array for array.
-
-    ## Deviations from envs/TASKS.md
-
-    * The model is Gymnasium's ``half_cheetah.xml`` run by MuJoCo 3+, not rllab's file run by
-      MuJoCo 1.31: same bodies, joints, gears and timestep, but a different contact solver, so
-      returns are close to, not identical with, the paper's.
-    * A non-finite state cannot be observed: MuJoCo detects one in ``mj_step``, warns, and resets
-      the data to ``qpos0``. The cheetah never terminates, so the episode goes on from there;
-      ``info["unstable"]`` reports it.
+    As :class:`HalfCheetahVelEnv`'s (see its docstring): one Euler step of 0.01 s per env step on
+    Gymnasium's ``half_cheetah.xml`` run by MuJoCo 3+; a non-finite state is reported in
+    ``info["unstable"]``.
 
     ## Arguments
 
