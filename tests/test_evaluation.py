@@ -212,6 +212,35 @@ def test_a_learning_curve_figure_from_a_runs_metrics(trained_run: Path, tmp_path
     text = out.read_text()
     assert "before adaptation" in text and "after 1 step" in text and "meta-iteration" in text
     assert main(["plot", str(tmp_path), "--learning-curve", "--out", str(out)]) == 2  # no metrics.csv
+    assert main(["plot", str(trained_run), "--learning-curve", "--metric", "success", "--out", str(out)]) == 2
+    assert main(["plot", str(trained_run), "--metric", "return", "--out", str(out)]) == 2  # not a curve
+
+
+def test_a_learning_curve_of_the_success_rate(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.csv").write_text(
+        "iteration,train/return_step_0,eval/return_step_0,eval/return_step_1,eval/success_step_0,eval/success_step_1\n"
+        "0,,1.0,2.0,0.125,0.375\n1,3.0,,,,\n2,,4.0,5.0,0.5,0.875\n"
+    )
+    out = tmp_path / "success.svg"
+    assert main(["plot", str(run), "--learning-curve", "--metric", "success", "--out", str(out)]) == 0
+    text = out.read_text()
+    assert "held-out success rate" in text and "after 1 step" in text
+    plt = pytest.importorskip("matplotlib.pyplot")
+    from meta_rl.evaluation.plotting import plot_learning_curves
+
+    captured: list[list[tuple[float, float]]] = []
+    original = plt.Axes.plot
+
+    def recording(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        captured.append(list(zip(*args)))
+        return original(self, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(plt.Axes, "plot", recording)
+        plot_learning_curves([run], tmp_path / "s.png", metric="success")
+    assert captured == [[(0, 0.125), (2, 0.5)], [(0, 0.375), (2, 0.875)]]
 
 
 def test_evaluate_shows_a_progress_bar_unless_asked_not_to(

@@ -17,7 +17,9 @@ from matplotlib.figure import Figure  # noqa: E402
 from meta_rl.errors import MetaRLError  # noqa: E402
 from meta_rl.evaluation.result import EvaluationResult  # noqa: E402
 
-_Y_LABELS = {"return": "average return", "loss": "mean squared error", "accuracy": "accuracy"}
+_Y_LABELS = {
+    "return": "average return", "loss": "mean squared error", "accuracy": "accuracy", "success": "success rate",
+}
 
 
 FORMATS = {".png": "png", ".pdf": "pdf", ".svg": "svg"}
@@ -129,7 +131,13 @@ def curve_figure(
     return fig
 
 
-def plot_learning_curves(runs: Sequence[Path], path: Path, title: str | None = None, steps: Sequence[int] = (0, 1)) -> None:
+def plot_learning_curves(
+    runs: Sequence[Path],
+    path: Path,
+    title: str | None = None,
+    steps: Sequence[int] = (0, 1),
+    metric: str | None = None,
+) -> None:
     """Held-out metric after ``steps`` inner steps against the iteration, from runs' ``metrics.csv``.
 
     Args:
@@ -137,12 +145,17 @@ def plot_learning_curves(runs: Sequence[Path], path: Path, title: str | None = N
         path: Output file (``.png``, ``.pdf`` or ``.svg``).
         title: Figure title (default: the first run's folder name).
         steps: Which adaptation steps to draw (0: before adaptation).
+        metric: Which evaluation metric (``return``, ``success``, ``loss``, ``accuracy``; default:
+            each run's first, its main one).
+
+    Raises:
+        MetaRLError: An unknown format, a run without evaluation rows, or without ``metric``.
     """
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise MetaRLError(f"cannot write '{path}': choose a .png, .pdf or .svg file")
     fig, ax = plt.subplots(figsize=(5.0, 3.6), dpi=120)
-    metric = "return"
+    shown = metric or "return"
     for run in runs:
         metrics = run / "metrics.csv"
         if not metrics.is_file():
@@ -152,15 +165,18 @@ def plot_learning_curves(runs: Sequence[Path], path: Path, title: str | None = N
         columns = [c for c in (rows[0] if rows else {}) if c.startswith("eval/") and "_step_" in c]
         if not columns:
             raise MetaRLError(f"'{metrics}' has no evaluation columns")
-        metric = columns[0].split("/")[1].rsplit("_step_", 1)[0]
+        available = list(dict.fromkeys(c.split("/")[1].rsplit("_step_", 1)[0] for c in columns))
+        if metric is not None and metric not in available:
+            raise MetaRLError(f"'{metrics}' has no held-out {metric}; it has {', '.join(available)}")
+        shown = metric or available[0]
         for k in steps:
-            column = f"eval/{metric}_step_{k}"
+            column = f"eval/{shown}_step_{k}"
             points = [(int(r["iteration"]), float(r[column])) for r in rows if r.get(column)]
             if points:
                 label = f"{legend_label(run.name)}, {'before adaptation' if k == 0 else f'after {k} step' + ('s' if k > 1 else '')}"
                 ax.plot(*zip(*points), marker="o", markersize=3, linewidth=1.5, label=label)
     ax.set_xlabel("meta-iteration")
-    ax.set_ylabel(f"held-out {_Y_LABELS.get(metric, metric)}")
+    ax.set_ylabel(f"held-out {_Y_LABELS.get(shown, shown)}")
     ax.set_title(title or runs[0].name)
     ax.grid(alpha=0.3)
     ax.legend(frameon=False, fontsize=7)
