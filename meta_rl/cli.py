@@ -156,7 +156,8 @@ def _build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     plot.add_argument(
         "--metric", default=None,
-        help="with --learning-curve: the held-out metric to draw (return, success, ...; default: the run's first)",
+        help="with --learning-curve: the held-out metric to draw (return, success, ...; "
+        "default: the run's first)",
     )  # fmt: skip
     plot.add_argument("--title", default=None)
     plot.add_argument("--per-seed", action="store_true", help="a sweep's runs too, one thin line per seed")
@@ -408,7 +409,8 @@ def _plot(args: argparse.Namespace) -> int:
     if args.metric is not None and not args.learning_curve:
         raise MetaRLError("--metric goes with --learning-curve (an evaluation result has one metric)")
     if args.learning_curve:
-        plot_learning_curves([_resume_dir(path) for path in args.results], args.out, args.title, metric=args.metric)
+        runs = [_resume_dir(path) for path in args.results]
+        plot_learning_curves(runs, args.out, args.title, metric=args.metric)
         print(f"wrote {args.out}")
         return 0
     from meta_rl import sweep

@@ -63,6 +63,7 @@ def test_sb3_evaluate_policy_runs_a_loaded_and_an_adapted_policy(monkeypatch: py
     meta = meta_rl.load("runs/reference/navigation2d")
     env = meta.make_env(NavigationTask(goal=(0.3, 0.1)))
     adapted = meta.adapt(meta.collect(env, episodes=4, seed=0))
+    assert any(not torch.equal(adapted.params[k], meta.params[k]) for k in meta.params)
     for policy in (meta, adapted):
         mean, _ = evaluate_policy(policy, env, n_eval_episodes=2, deterministic=True, warn=False)
         # The same deterministic episode by hand: mean action, clipped, scaled to +-0.1.

@@ -1,4 +1,4 @@
-"""Evaluation protocol, intervals, plots, baselines and the SB3 predict interface."""
+"""Evaluation protocol, intervals, plots, baselines."""
 
 from __future__ import annotations
 
@@ -212,22 +212,34 @@ def test_a_learning_curve_figure_from_a_runs_metrics(trained_run: Path, tmp_path
     text = out.read_text()
     assert "before adaptation" in text and "after 1 step" in text and "meta-iteration" in text
     assert main(["plot", str(tmp_path), "--learning-curve", "--out", str(out)]) == 2  # no metrics.csv
+
+
+def test_a_learning_curve_of_a_metric_the_run_lacks_is_refused(
+    trained_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "curve.svg"
     assert main(["plot", str(trained_run), "--learning-curve", "--metric", "success", "--out", str(out)]) == 2
-    assert main(["plot", str(trained_run), "--metric", "return", "--out", str(out)]) == 2  # not a curve
+    assert "has no held-out success; it has return" in capsys.readouterr().err
+    result = tmp_path / "result"
+    _result("a").write(result)
+    assert main(["plot", str(result), "--metric", "return", "--out", str(out)]) == 2  # not a curve
+    assert "--metric goes with --learning-curve" in capsys.readouterr().err
+    assert not out.exists()
 
 
 def test_a_learning_curve_of_the_success_rate(tmp_path: Path) -> None:
     run = tmp_path / "run"
     run.mkdir()
+    header = "iteration,train/return_step_0,eval/return_step_0,eval/return_step_1,eval/success_step_0,"
     (run / "metrics.csv").write_text(
-        "iteration,train/return_step_0,eval/return_step_0,eval/return_step_1,eval/success_step_0,eval/success_step_1\n"
-        "0,,1.0,2.0,0.125,0.375\n1,3.0,,,,\n2,,4.0,5.0,0.5,0.875\n"
+        header + "eval/success_step_1\n0,,1.0,2.0,0.125,0.375\n1,3.0,,,,\n2,,4.0,5.0,0.5,0.875\n"
     )
     out = tmp_path / "success.svg"
     assert main(["plot", str(run), "--learning-curve", "--metric", "success", "--out", str(out)]) == 0
     text = out.read_text()
     assert "held-out success rate" in text and "after 1 step" in text
-    plt = pytest.importorskip("matplotlib.pyplot")
+    import matplotlib.pyplot as plt
+
     from meta_rl.evaluation.plotting import plot_learning_curves
 
     captured: list[list[tuple[float, float]]] = []

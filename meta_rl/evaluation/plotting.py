@@ -18,7 +18,10 @@ from meta_rl.errors import MetaRLError  # noqa: E402
 from meta_rl.evaluation.result import EvaluationResult  # noqa: E402
 
 _Y_LABELS = {
-    "return": "average return", "loss": "mean squared error", "accuracy": "accuracy", "success": "success rate",
+    "return": "average return",
+    "loss": "mean squared error",
+    "accuracy": "accuracy",
+    "success": "success rate",
 }
 
 
@@ -149,13 +152,15 @@ def plot_learning_curves(
             each run's first, its main one).
 
     Raises:
-        MetaRLError: An unknown format, a run without evaluation rows, or without ``metric``.
+        MetaRLError: An unknown format; a run without ``metrics.csv``, evaluation rows or
+            ``metric``; no evaluation points at all.
     """
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise MetaRLError(f"cannot write '{path}': choose a .png, .pdf or .svg file")
-    fig, ax = plt.subplots(figsize=(5.0, 3.6), dpi=120)
+    # Every run is read and checked before a figure exists: an error leaves no figure open.
     shown = metric or "return"
+    series: list[tuple[str, list[tuple[int, float]]]] = []
     for run in runs:
         metrics = run / "metrics.csv"
         if not metrics.is_file():
@@ -173,8 +178,13 @@ def plot_learning_curves(
             column = f"eval/{shown}_step_{k}"
             points = [(int(r["iteration"]), float(r[column])) for r in rows if r.get(column)]
             if points:
-                label = f"{legend_label(run.name)}, {'before adaptation' if k == 0 else f'after {k} step' + ('s' if k > 1 else '')}"
-                ax.plot(*zip(*points), marker="o", markersize=3, linewidth=1.5, label=label)
+                when = "before adaptation" if k == 0 else f"after {k} step" + ("s" if k > 1 else "")
+                series.append((f"{legend_label(run.name)}, {when}", points))
+    if not series:
+        raise MetaRLError(f"no run holds a held-out {shown} at steps {list(steps)} yet")
+    fig, ax = plt.subplots(figsize=(5.0, 3.6), dpi=120)
+    for label, points in series:
+        ax.plot(*zip(*points), marker="o", markersize=3, linewidth=1.5, label=label)
     ax.set_xlabel("meta-iteration")
     ax.set_ylabel(f"held-out {_Y_LABELS.get(shown, shown)}")
     ax.set_title(title or runs[0].name)
