@@ -206,6 +206,23 @@ def test_figure_labels_and_their_errors(tmp_path: Path) -> None:
         plot_results([_result("a")], tmp_path / "f.jpg")
 
 
+def test_flat_results_are_told_apart_and_inside_the_frame() -> None:
+    from meta_rl.evaluation.plotting import curve_figure
+
+    high, low = _result("a", steps=1), _result("b", steps=1)
+    high.values[:] = 100.0  # above every point of the curve (0..11)
+    low.values[:] = -50.0
+    fig = curve_figure([_result("maml"), high, low])
+    ax = fig.axes[0]
+    flat = [line for line in ax.get_lines() if line.get_label() in ("a", "b")]
+    assert len({str(line.get_linestyle()) for line in flat}) == 2
+    bottom, top = ax.get_ylim()
+    assert bottom < -50.0 and top > 100.0
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+
+
 def test_a_learning_curve_figure_from_a_runs_metrics(trained_run: Path, tmp_path: Path) -> None:
     out = tmp_path / "curve.svg"
     assert main(["plot", str(trained_run), "--learning-curve", "--out", str(out)]) == 0

@@ -26,6 +26,7 @@ _Y_LABELS = {
 
 
 FORMATS = {".png": "png", ".pdf": "pdf", ".svg": "svg"}
+FLAT_STYLES = ["--", ":", "-.", (0, (6, 2, 1, 2, 1, 2))]  # un-adapted results (oracles)
 BAND = "band: ± one standard error of the mean over tasks"
 
 
@@ -105,12 +106,15 @@ def curve_figure(
         raise MetaRLError(f"cannot overlay results of different metrics in one figure: {metrics}")
     max_step = max(r.values.shape[0] - 1 for r in results)
     fig, ax = plt.subplots(figsize=(5.0, 3.9), dpi=120)
+    flat: list[float] = []
     for i, (result, name) in enumerate(zip(results, names)):
         rows = result.summary_rows()
         means = [r["mean"] for r in rows]
         errs = [r["stderr"] for r in rows]
-        if len(rows) == 1:
-            ax.axhline(means[0], linestyle="--", linewidth=1.5, label=name, color="k")
+        if len(rows) == 1:  # black lines, told apart by their dashes
+            style = FLAT_STYLES[len(flat) % len(FLAT_STYLES)]
+            ax.axhline(means[0], linestyle=style, linewidth=1.5, label=name, color="k")
+            flat.append(means[0])
             continue
         steps = list(range(len(rows)))
         line = ax.plot(steps, means, marker="o", linewidth=1.8, label=name)[0]
@@ -121,6 +125,10 @@ def curve_figure(
         for member in per_seed[i] if per_seed else []:
             if member.values.shape[0] == len(steps):  # a run re-evaluated since is not this curve's
                 ax.plot(steps, member.values.mean(axis=1), color=line.get_color(), linewidth=0.7, alpha=0.6)
+    if flat:  # autoscaling puts a flat line on the frame when it is the highest or lowest value
+        low, high = ax.get_ylim()
+        pad = 0.05 * (max(high, *flat) - min(low, *flat))
+        ax.set_ylim(min(low, min(flat) - pad), max(high, max(flat) + pad))
     ax.set_xticks(range(max_step + 1))
     ax.set_xlabel("number of gradient steps")
     ax.set_ylabel(_Y_LABELS.get(results[0].metric, results[0].metric))
