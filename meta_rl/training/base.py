@@ -204,8 +204,13 @@ class MetaTrainer(abc.ABC):
                     with open(run_dir / RESUMES_NAME, "a") as handle:
                         handle.write(json.dumps(record) + "\n")
                 trainer.save()
+            path = run_dir / CONFIG_NAME
             with os_errors(run_dir):
-                save_config(config, run_dir / CONFIG_NAME)  # also repairs a lagging one
+                # Rewritten only where it says something else than the run's config (a change, or
+                # one cut short): a file from before newer keys existed reads the same, with
+                # their defaults, and stays as it is.
+                if changes or not path.is_file() or read_config(path).to_dict() != config.to_dict():
+                    save_config(config, path)
         except BaseException:
             if trainer is not None:
                 trainer.close()
@@ -277,7 +282,9 @@ class MetaTrainer(abc.ABC):
             if not resumed and c.eval_every > 0:
                 logger.log(0, self.evaluate(0, self.state))
                 self._log_figure(logger, 0)
+            ran = False
             for iteration in range(self.iteration + 1, c.iterations + 1):
+                ran = True
                 state, metrics = self.run_iteration(iteration)
                 if self._should_eval(iteration):
                     metrics.update(self.evaluate(iteration, state))
@@ -300,7 +307,10 @@ class MetaTrainer(abc.ABC):
                         f"iteration {iteration}/{c.iterations}: {shown}" + (f"; held-out {evals}" if evals else ""),
                         flush=True,
                     )
-            self.save()  # the final state (for iterations == 0 too: the "random" baseline)
+            if ran or not self.resumed:
+                # The final state (for iterations == 0 too: the "random" baseline). Resuming a
+                # finished run writes nothing: its checkpoint already holds that state.
+                self.save()
             if self.last_eval is not None:
                 final = {f"eval_step_{k}": float(row.mean()) for k, row in enumerate(self.last_eval)}
                 logger.add_hparams(c.to_dict(), final)
