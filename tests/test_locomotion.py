@@ -65,11 +65,27 @@ def ant_state() -> tuple[np.ndarray, np.ndarray]:
     return qpos, qvel
 
 
+# rllab's ant.xml, behind the paper's Ant results, differs from Gymnasium's in its geom default:
+# solimp=".8 .8 .01" (rllab/vendor/mujoco_models/ant.xml in cbfinn/maml_rl).
+GYMNASIUM_GEOM_DEFAULT = '<geom conaffinity="0" condim="3" density="5.0"'
+RLLAB_GEOM_DEFAULT = '<geom solimp=".8 .8 .01" conaffinity="0" condim="3" density="5.0"'
+
+
+def reference_model(xml: str) -> mujoco.MjModel:
+    """Gymnasium's model as MuJoCo compiles it; the Ant with rllab's contact ``solimp`` written
+    into its XML (the env sets the compiled array instead)."""
+    if xml != "ant.xml":
+        return mujoco.MjModel.from_xml_path(str(ASSETS / xml))
+    text = (ASSETS / xml).read_text()
+    assert text.count(GYMNASIUM_GEOM_DEFAULT) == 1
+    return mujoco.MjModel.from_xml_string(text.replace(GYMNASIUM_GEOM_DEFAULT, RLLAB_GEOM_DEFAULT))
+
+
 def reference_step(
     xml: str, nstep: int, qpos: np.ndarray, qvel: np.ndarray, action: np.ndarray
 ) -> tuple[mujoco.MjModel, mujoco.MjData]:
-    """Steps a fresh copy of Gymnasium's model: envs/TASKS.md's physics for one env step."""
-    model = mujoco.MjModel.from_xml_path(str(ASSETS / xml))
+    """Steps a fresh copy of the model: envs/TASKS.md's physics for one env step."""
+    model = reference_model(xml)
     assert model.opt.timestep == 0.01
     data = mujoco.MjData(model)
     data.qpos[:], data.qvel[:] = qpos, qvel
@@ -172,10 +188,11 @@ def test_registration_and_physics_step(env_id: str) -> None:
 @pytest.mark.parametrize(("env_id", "xml"), [(CHEETAH_VEL, "half_cheetah.xml"), (ANT_VEL, "ant.xml")])
 def test_model_is_gymnasiums_and_compiles_without_warnings(env_id: str, xml: str, tmp_path: Path) -> None:
     """The cheetah's model is compiled without ``settotalmass`` (which warns on MuJoCo 3.3+ at
-    every env) and rescaled by hand: it must equal Gymnasium's model as MuJoCo compiles it."""
+    every env) and rescaled by hand: it must equal Gymnasium's model as MuJoCo compiles it. The
+    Ant's must equal Gymnasium's with rllab's contact ``solimp`` in the XML."""
     env = make(env_id)
     assert not (tmp_path / "MUJOCO_LOG.TXT").exists()
-    ours, gymnasiums = env.model, mujoco.MjModel.from_xml_path(str(ASSETS / xml))
+    ours, gymnasiums = env.model, reference_model(xml)
     arrays = [
         name for name in dir(gymnasiums)
         if not name.startswith("_") and isinstance(getattr(gymnasiums, name), np.ndarray)
@@ -282,13 +299,51 @@ def test_reset_noise_has_the_tasks_md_scale(env_id: str) -> None:
 
 
 @pytest.mark.parametrize("env_id", ANTS)
+def test_ant_starts_standing_with_rllabs_contacts(env_id: str) -> None:
+    """rllab reset the Ant around ant.xml's ``init_qpos`` numeric, its feet on the floor and its
+    ankles inside their ranges; Gymnasium's Ant (``standing_start=False``) starts from ``qpos0``,
+    legs flat and ankles outside their ranges. ``contact_solimp=None`` keeps Gymnasium's contacts."""
+    standing = np.array([0.0, 0.0, 0.55, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, -1.0, 0.0, -1.0, 0.0, 1.0])
+    env = make(env_id)
+    np.testing.assert_array_equal(env.init_qpos, standing)
+    ankles = [env.model.joint(f"ankle_{leg}").id for leg in range(1, 5)]
+    low, high = env.model.jnt_range[ankles].T
+    angles = env.init_qpos[env.model.jnt_qposadr[ankles]]
+    assert np.all((low < angles) & (angles < high))
+    np.testing.assert_array_equal(env.model.geom_solimp[:, :3], np.tile([0.8, 0.8, 0.01], (env.model.ngeom, 1)))
+    env.reset(seed=0)
+    assert np.abs(env.data.qpos - standing).max() < 0.06  # N(0, 0.01^2) noise
+    # Standing on its feet, the Ant touches the floor from the first observation on.
+    assert np.any(env.contact_forces[1:] != 0.0)
+
+    gymnasiums = gym.make(env_id, standing_start=False, contact_solimp=None).unwrapped
+    np.testing.assert_array_equal(gymnasiums.init_qpos, gymnasiums.model.qpos0)
+    assert gymnasiums.init_qpos[2] == 0.75 and not np.any(gymnasiums.init_qpos[7:])
+    plain = mujoco.MjModel.from_xml_path(str(ASSETS / "ant.xml"))
+    np.testing.assert_array_equal(gymnasiums.model.geom_solimp, plain.geom_solimp)
+    copy = pickle.loads(pickle.dumps(gym.make(env_id, standing_start=False, contact_solimp=(0.7, 0.9, 0.02)).unwrapped))
+    assert not copy.standing_start and copy.contact_solimp == (0.7, 0.9, 0.02)
+    np.testing.assert_allclose(copy.model.geom_solimp[0, :3], [0.7, 0.9, 0.02])
+
+
+@pytest.mark.parametrize(
+    ("solimp", "message"),
+    [((0.8, 0.8), "three numbers"), ((0.0, 0.8, 0.01), r"\(0, 1\)"), ((0.8, 1.0, 0.01), r"\(0, 1\)"),
+     ((0.8, 0.8, 0.0), "positive width")],
+)  # fmt: skip
+def test_ant_contact_solimp_is_checked(solimp: tuple[float, ...], message: str) -> None:
+    with pytest.raises(ValueError, match=f"contact_solimp.*{message}"):
+        gym.make(ANT_VEL, contact_solimp=solimp)
+
+
+@pytest.mark.parametrize("env_id", ANTS)
 @pytest.mark.parametrize(
     ("height", "ends"), [(0.05, True), (0.1, True), (0.3, False), (0.55, False), (1.5, True)]
 )
 def test_ant_terminates_outside_the_healthy_height(env_id: str, height: float, ends: bool) -> None:
     env = make(env_id)
     env.reset(seed=0)
-    qpos = env.init_qpos.copy()
+    qpos = env.model.qpos0.copy()  # legs flat: standing legs would lift a low torso at once
     qpos[2] = height
     env.set_state(qpos, np.zeros(env.model.nv))
     *_, terminated, truncated, info = env.step(np.zeros(8, dtype=np.float32))

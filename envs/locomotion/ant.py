@@ -62,10 +62,15 @@ class AntVelEnv(GoalVelocityTaskMixin, AntBaseEnv):
 
     ## Starting State
 
-    ``qpos0 + N(0, 0.01^2)`` and ``qvel0 + N(0, 0.1^2)`` per coordinate (rllab's reset; Gymnasium's
-    uses uniform position noise of 0.1), drawn from the env's ``np_random``. ``qpos0`` has the torso
-    at height 0.75, upright, with all joint angles 0. The quaternion gets noise too and is not
-    renormalised, as in the original; MuJoCo normalises it where it uses it.
+    ``init_qpos + N(0, 0.01^2)`` and ``qvel0 + N(0, 0.1^2)`` per coordinate (rllab's reset;
+    Gymnasium's uses uniform position noise of 0.1), drawn from the env's ``np_random``.
+    ``init_qpos`` is the standing pose that ``ant.xml`` carries as its ``init_qpos`` numeric and that
+    rllab's ``MujocoEnv`` started from: torso at height 0.55, upright, hips at 0 and ankles bent to
+    +1, -1, -1, +1 rad, inside their joint ranges, feet on the floor (``standing_start``).
+    Gymnasium's Ant ignores the numeric and starts from ``qpos0``: torso at 0.75, legs flat, ankles
+    30 degrees outside their ranges, so that each episode begins with a drop and the joint limits
+    snapping the legs down; ``standing_start=False`` does that. The quaternion gets noise too and
+    is not renormalised, as in the original; MuJoCo normalises it where it uses it.
 
     ## Episode End
 
@@ -81,7 +86,13 @@ class AntVelEnv(GoalVelocityTaskMixin, AntBaseEnv):
 
     ## Physics
 
-    Gymnasium's ``ant.xml`` (RK4, timestep 0.01) with ``frame_skip=2``: one env step lasts 0.02 s,
+    Gymnasium's ``ant.xml`` with rllab's contacts and ``frame_skip=2``. Compiled, Gymnasium's model
+    equals rllab's ``ant.xml`` (cbfinn/maml_rl's ``vendor/mujoco_models``) but for the timestep, the
+    equivalent torque range (gear 150 on +-1 against gear 1 on +-150) and the contacts: rllab's
+    geom default sets ``solimp=".8 .8 .01"``, softer than MuJoCo's default ``(0.9, 0.95, 0.001)``
+    that Gymnasium's keeps. The env sets rllab's on every geom (``contact_solimp``).
+
+    RK4 with timestep 0.01 and ``frame_skip=2``: one env step lasts 0.02 s,
     the original's control period, made of two RK4 steps of 0.01 s rather than the original's one
     of 0.02 s. ``timestep=0.02, frame_skip=1`` would copy the original's integration step, but
     MuJoCo clamps every constraint's time constant to at least twice the timestep, so the contacts
@@ -92,10 +103,9 @@ class AntVelEnv(GoalVelocityTaskMixin, AntBaseEnv):
 
     ## Deviations from envs/TASKS.md
 
-    * Physics step: two RK4 steps of 0.01 s per env step, not one of 0.02 s (see Physics), on
-      Gymnasium's ``ant.xml`` run by MuJoCo 3+ rather than rllab's run by MuJoCo 1.31 (same
-      bodies, joints and torque range, a different contact solver). Returns are close to, not
-      identical with, the paper's.
+    * Physics step: two RK4 steps of 0.01 s per env step, not one of 0.02 s (see Physics), run by
+      MuJoCo 3+ rather than 1.31 (the same model, a different contact solver). Returns are close
+      to, not identical with, the paper's.
     * "State not finite": MuJoCo 2+ never leaves a non-finite state after ``mj_step``; it warns
       (``mjWARN_BADQPOS``, ``mjWARN_BADQVEL``, ``mjWARN_BADQACC``) and resets the data to
       ``qpos0``. The env counts those warnings during the step and terminates when one fired, where
@@ -112,13 +122,17 @@ class AntVelEnv(GoalVelocityTaskMixin, AntBaseEnv):
       ``contact_cost_weight`` (0.0005): the reward's constants (see Rewards).
     * ``healthy_z_range`` (``(0.2, 1.0)``): the torso heights at which an episode goes on.
     * ``frame_skip`` (2) and ``timestep`` (None: the XML's 0.01): the physics step.
+    * ``contact_solimp`` (``(0.8, 0.8, 0.01)``, rllab's; ``None``: Gymnasium's model as it is).
+    * ``standing_start`` (True: rllab's standing pose; False: ``qpos0``, as Gymnasium's Ant).
     * ``qpos_noise_scale`` (0.01) and ``qvel_noise_scale`` (0.1): the reset noise.
     * Other keyword arguments (``render_mode``, ``width``, ``height``, ``camera_name``, ...) go to
       ``MujocoEnv``.
 
     ## Version History
 
-    * v0: initial version (``MetaRL/AntVel-v0``).
+    * v0: initial version (``MetaRL/AntVel-v0``). Before the first release it took rllab's
+      standing start and contacts (``standing_start``, ``contact_solimp``); run folders made
+      earlier simulated Gymnasium's, which ``standing_start=False, contact_solimp=None`` give.
     """
 
     default_task: ClassVar[Task] = GoalVelocityTask(velocity=1.5)
@@ -170,10 +184,8 @@ class AntDirEnv(DirectionTaskMixin, AntBaseEnv):
 
     ## Starting State
 
-    ``qpos0 + N(0, 0.01^2)`` and ``qvel0 + N(0, 0.1^2)`` per coordinate (rllab's reset; Gymnasium's
-    uses uniform position noise of 0.1), drawn from the env's ``np_random``. ``qpos0`` has the torso
-    at height 0.75, upright, with all joint angles 0. The quaternion gets noise too and is not
-    renormalised, as in the original; MuJoCo normalises it where it uses it.
+    As :class:`AntVelEnv`'s: rllab's standing pose (``standing_start``) plus ``N(0, 0.01^2)`` on
+    ``qpos`` and ``N(0, 0.1^2)`` on ``qvel``, drawn from the env's ``np_random``.
 
     ## Episode End
 
@@ -190,8 +202,8 @@ class AntDirEnv(DirectionTaskMixin, AntBaseEnv):
     ## Physics and deviations from envs/TASKS.md
 
     As :class:`AntVelEnv`'s (see its docstring): two RK4 steps of 0.01 s per env step on Gymnasium's
-    ``ant.xml`` run by MuJoCo 3+; MuJoCo's instability warnings count as a non-finite state; the
-    action is clipped before it is costed.
+    ``ant.xml`` with rllab's contacts, run by MuJoCo 3+; MuJoCo's instability warnings count as a
+    non-finite state; the action is clipped before it is costed.
 
     ## Arguments
 
@@ -200,13 +212,17 @@ class AntDirEnv(DirectionTaskMixin, AntBaseEnv):
       (0.0005): the reward's constants (see Rewards).
     * ``healthy_z_range`` (``(0.2, 1.0)``): the torso heights at which an episode goes on.
     * ``frame_skip`` (2) and ``timestep`` (None: the XML's 0.01): the physics step.
+    * ``contact_solimp`` (``(0.8, 0.8, 0.01)``, rllab's; ``None``: Gymnasium's model as it is).
+    * ``standing_start`` (True: rllab's standing pose; False: ``qpos0``, as Gymnasium's Ant).
     * ``qpos_noise_scale`` (0.01) and ``qvel_noise_scale`` (0.1): the reset noise.
     * Other keyword arguments (``render_mode``, ``width``, ``height``, ``camera_name``, ...) go to
       ``MujocoEnv``.
 
     ## Version History
 
-    * v0: initial version (``MetaRL/AntDir-v0``).
+    * v0: initial version (``MetaRL/AntDir-v0``). Before the first release it took rllab's
+      standing start and contacts (``standing_start``, ``contact_solimp``); run folders made
+      earlier simulated Gymnasium's, which ``standing_start=False, contact_solimp=None`` give.
     """
 
     default_task: ClassVar[Task] = DirectionTask(direction=1)
@@ -250,10 +266,8 @@ class AntGoalEnv(AntBaseEnv):
 
     ## Starting State
 
-    ``qpos0 + N(0, 0.01^2)`` and ``qvel0 + N(0, 0.1^2)`` per coordinate (rllab's reset; Gymnasium's
-    uses uniform position noise of 0.1), drawn from the env's ``np_random``. ``qpos0`` has the torso
-    at height 0.75, upright, with all joint angles 0. The quaternion gets noise too and is not
-    renormalised, as in the original; MuJoCo normalises it where it uses it.
+    As :class:`AntVelEnv`'s: rllab's standing pose (``standing_start``) plus ``N(0, 0.01^2)`` on
+    ``qpos`` and ``N(0, 0.1^2)`` on ``qvel``, drawn from the env's ``np_random``.
 
     ## Episode End
 
@@ -269,8 +283,8 @@ class AntGoalEnv(AntBaseEnv):
     ## Physics and deviations from envs/TASKS.md
 
     As :class:`AntVelEnv`'s (see its docstring): two RK4 steps of 0.01 s per env step on Gymnasium's
-    ``ant.xml`` run by MuJoCo 3+; MuJoCo's instability warnings count as a non-finite state; the
-    action is clipped before it is costed.
+    ``ant.xml`` with rllab's contacts, run by MuJoCo 3+; MuJoCo's instability warnings count as a
+    non-finite state; the action is clipped before it is costed.
 
     ## Arguments
 
@@ -281,13 +295,17 @@ class AntGoalEnv(AntBaseEnv):
       ``contact_cost_weight`` (0.0005): the reward's constants (see Rewards).
     * ``healthy_z_range`` (``(0.2, 1.0)``): the torso heights at which an episode goes on.
     * ``frame_skip`` (2) and ``timestep`` (None: the XML's 0.01): the physics step.
+    * ``contact_solimp`` (``(0.8, 0.8, 0.01)``, rllab's; ``None``: Gymnasium's model as it is).
+    * ``standing_start`` (True: rllab's standing pose; False: ``qpos0``, as Gymnasium's Ant).
     * ``qpos_noise_scale`` (0.01) and ``qvel_noise_scale`` (0.1): the reset noise.
     * Other keyword arguments (``render_mode``, ``width``, ``height``, ``camera_name``, ...) go to
       ``MujocoEnv``.
 
     ## Version History
 
-    * v0: initial version (``MetaRL/AntGoal-v0``).
+    * v0: initial version (``MetaRL/AntGoal-v0``). Before the first release it took rllab's
+      standing start and contacts (``standing_start``, ``contact_solimp``); run folders made
+      earlier simulated Gymnasium's, which ``standing_start=False, contact_solimp=None`` give.
     """
 
     task_type: ClassVar[type[Task]] = GoalPositionTask

@@ -160,16 +160,16 @@ class LocomotionEnv(MujocoEnv, utils.EzPickle):
         )  # fmt: skip
         if frame_skip < 1:
             raise ValueError(f"frame_skip must be at least 1, got {frame_skip}")
+        if timestep is not None and not timestep > 0:
+            raise ValueError(f"timestep must be positive, got {timestep}")
+        self._timestep = None if timestep is None else float(timestep)
         self._task = self.check_task(task)
         self._task_values = self.task_values(self._task)
         self._qpos_noise_scale = float(qpos_noise_scale)
         self._qvel_noise_scale = float(qvel_noise_scale)
         self._unstable = False
         MujocoEnv.__init__(self, self.xml_file, frame_skip, observation_space=None, **kwargs)
-        if timestep is not None:
-            if not timestep > 0:
-                raise ValueError(f"timestep must be positive, got {timestep}")
-            self.model.opt.timestep = float(timestep)
+        self.configure_model(self.model)
         # Set after MujocoEnv.__init__, as Gymnasium does, because dt depends on the model.
         self.metadata = {"render_modes": _RENDER_MODES, "render_fps": int(np.round(1.0 / self.dt))}
         self._torso_id = int(self.model.body("torso").id)
@@ -240,6 +240,20 @@ class LocomotionEnv(MujocoEnv, utils.EzPickle):
     def qvel_noise_scale(self) -> float:
         """Standard deviation of the reset noise on each ``qvel`` coordinate."""
         return self._qvel_noise_scale
+
+    def configure_model(self, model: mujoco.MjModel) -> None:
+        """Applies the constructor's physics settings to a model compiled from ``xml_file``.
+
+        The plain env applies them to its own model after compiling it, and
+        ``envs.locomotion.simulation`` to the model it compiles for the batched sub-envs, so both
+        simulate the same physics. Here: ``timestep``. A robot with settings of its own extends it.
+
+        Args:
+            model: A model compiled from ``xml_file`` (sensors may have been added); changed in
+                place.
+        """
+        if self._timestep is not None:
+            model.opt.timestep = self._timestep
 
     def _initialize_simulation(self) -> tuple[mujoco.MjModel, mujoco.MjData]:
         """Compiles the model as ``MujocoEnv`` does, minus MuJoCo's ``settotalmass`` warning.

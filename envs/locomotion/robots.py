@@ -10,12 +10,31 @@ and reward weights, with the paper's values as defaults. The families of ``half_
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
+import mujoco
 import numpy as np
 from numpy.typing import NDArray
 
 from envs.locomotion.base import LocomotionEnv, float_pair
+
+
+def solimp_triple(value: Sequence[float]) -> tuple[float, float, float]:
+    """``value`` as MuJoCo's first three ``solimp`` numbers ``(d0, d_width, width)``.
+
+    Raises:
+        ValueError: If it is not three numbers, an impedance is outside (0, 1) or the width is not
+            positive; the message names ``contact_solimp``.
+    """
+    if len(value) != 3:
+        raise ValueError(f"contact_solimp must be three numbers (d0, d_width, width), got {value!r}")
+    d0, d_width, width = (float(v) for v in value)
+    if not (0.0 < d0 < 1.0 and 0.0 < d_width < 1.0 and width > 0.0):
+        raise ValueError(
+            f"contact_solimp needs impedances d0, d_width in (0, 1) and a positive width, got {value!r}"
+        )
+    return d0, d_width, width
 
 
 class HalfCheetahBaseEnv(LocomotionEnv):
@@ -106,12 +125,25 @@ class AntBaseEnv(LocomotionEnv):
             ``0.5 * 1e-3``).
         survive_reward: Paid on every step, the terminal one included.
         healthy_z_range: The torso heights ``qpos[2]`` at which an episode goes on.
+        standing_start: Reset around the standing pose of ``ant.xml``'s ``init_qpos`` numeric
+            (torso at 0.55, ankles bent to +-1 rad, inside their joint ranges), as rllab's
+            ``MujocoEnv`` did; ``False``: around ``qpos0`` (torso at 0.75, legs flat, ankles
+            outside their ranges), as Gymnasium's Ant does.
+        contact_solimp: The contacts' ``solimp`` ``(d0, d_width, width)`` of every geom: rllab's
+            ``ant.xml`` set ``(0.8, 0.8, 0.01)`` (softer than MuJoCo's default); ``None`` keeps
+            Gymnasium's ``ant.xml``, which sets none (MuJoCo's default ``(0.9, 0.95, 0.001)``).
         **kwargs: The family's task argument and task settings (see the family), then
             ``MujocoEnv``'s arguments (``render_mode``, ``width``, ``height``, ...).
+
+    Raises:
+        ValueError: If ``contact_solimp`` is not three numbers with both impedances in (0, 1) and
+            a positive width.
     """
 
     xml_file: ClassVar[str] = "ant.xml"
     needs_contact_forces: ClassVar[bool] = True
+    #: rllab's ``ant.xml`` geom default, the model behind the paper's Ant results.
+    ORIGINAL_SOLIMP: ClassVar[tuple[float, float, float]] = (0.8, 0.8, 0.01)
 
     def __init__(
         self,
@@ -124,20 +156,39 @@ class AntBaseEnv(LocomotionEnv):
         contact_cost_weight: float = 5e-4,
         survive_reward: float = 0.05,
         healthy_z_range: tuple[float, float] = (0.2, 1.0),
+        standing_start: bool = True,
+        contact_solimp: tuple[float, float, float] | None = ORIGINAL_SOLIMP,
         **kwargs: Any,
     ) -> None:
         self.ctrl_cost_weight = float(ctrl_cost_weight)
         self.contact_cost_weight = float(contact_cost_weight)
         self.survive_reward = float(survive_reward)
         self.healthy_z_range = float_pair(healthy_z_range, "healthy_z_range")
+        self.standing_start = bool(standing_start)
+        self.contact_solimp = None if contact_solimp is None else solimp_triple(contact_solimp)
         settings = {
             "ctrl_cost_weight": self.ctrl_cost_weight, "contact_cost_weight": self.contact_cost_weight,
             "survive_reward": self.survive_reward, "healthy_z_range": self.healthy_z_range,
+            "standing_start": self.standing_start, "contact_solimp": self.contact_solimp,
         }  # fmt: skip
         super().__init__(
             frame_skip=frame_skip, timestep=timestep, qpos_noise_scale=qpos_noise_scale,
             qvel_noise_scale=qvel_noise_scale, robot_settings=settings, **kwargs,
         )  # fmt: skip
+        # After MujocoEnv.__init__, which sets init_qpos to qpos0; the vector env resets through
+        # this env's reset_state_from, so it starts from the same pose.
+        if self.standing_start:
+            self.init_qpos = self.model.numeric("init_qpos").data.astype(np.float64).copy()
+            assert self.init_qpos.shape == (self.model.nq,)
+
+    def configure_model(self, model: mujoco.MjModel) -> None:
+        """The base's settings, then ``contact_solimp`` on every geom; see
+        ``LocomotionEnv.configure_model``."""
+        super().configure_model(model)
+        if self.contact_solimp is not None:
+            # Three numbers leave midpoint and power at MuJoCo's defaults; with d0 == d_width
+            # (rllab's) the impedance is constant and they do not matter.
+            model.geom_solimp[:, :3] = self.contact_solimp
 
     @property
     def contact_forces(self) -> NDArray[np.float64]:

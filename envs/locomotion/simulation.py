@@ -107,8 +107,8 @@ def batch_model(template: LocomotionEnv) -> mujoco.MjModel:
             objtype=body, objname="torso",
         )  # fmt: skip
     model = compile_spec(spec)
-    # The plain env's constructor may have changed the timestep after compiling (``timestep=``).
-    model.opt.timestep = template.model.opt.timestep
+    # What the plain env's constructor changed after compiling (``timestep``, the Ant's contacts).
+    template.configure_model(model)
     # The compiler's model statistics feed the solver (``meaninertia`` scales its tolerance and
     # its cost). MuJoCo 3.3 sums them in an order that the added sensors change in the last bit;
     # the plain env's own values keep the transitions identical on every version.
