@@ -47,18 +47,25 @@ def task_rng(seed: int, stream: int, iteration: int = 0) -> np.random.Generator:
 
 
 def episode_seeds(
-    seed: int, iteration: int, phase: int, num_tasks: int, num_episodes: int
+    seed: int, iteration: int, phase: int, num_tasks: int, num_episodes: int, first_episode: int = 0
 ) -> np.ndarray:
     """One 32-bit seed per episode, for the env's reset.
 
+    Args:
+        seed, iteration, phase: Where in the run the episodes are.
+        num_tasks, num_episodes: The shape.
+        first_episode: The index of the first episode: episodes ``first_episode`` onwards of
+            each task (more episodes of a batch topped up to a number of steps).
+
     Returns:
         ``uint32`` array ``[num_tasks, num_episodes]``; entry ``[i, j]`` depends only on
-        ``(seed, iteration, phase, i, j)``.
+        ``(seed, iteration, phase, i, first_episode + j)``.
     """
     out = np.empty((num_tasks, num_episodes), dtype=np.uint32)
     for i in range(num_tasks):
         for j in range(num_episodes):
-            out[i, j] = np.random.SeedSequence([seed, EPISODES, iteration, phase, i, j]).generate_state(1)[0]
+            entropy = [seed, EPISODES, iteration, phase, i, first_episode + j]
+            out[i, j] = np.random.SeedSequence(entropy).generate_state(1)[0]
     return out
 
 

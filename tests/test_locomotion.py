@@ -21,6 +21,7 @@ from agents.policy import GaussianMLPPolicy
 from envs.locomotion import DirectionTask, GoalPositionTask, GoalVelocityTask
 from envs.tasks import Task, missing_task_methods
 from meta_rl.config import load_config
+from meta_rl.errors import MetaRLError
 from meta_rl.sampling import VectorSampler
 
 ASSETS = Path(gymnasium.envs.mujoco.__file__).parent / "assets"
@@ -503,3 +504,64 @@ def test_sampler_backends_give_identical_batches() -> None:
     for field in ["observations", "actions", "rewards", "mask"]:
         torch.testing.assert_close(getattr(batches[0], field), getattr(batches[1], field))
 
+
+
+# --- Batches sampled to a number of steps (rllab's samplers; batch_by_steps) ----------------------
+
+
+def _jumpy_ant(**kwargs: Any) -> VectorSampler:
+    """Strong reset noise: Ant episodes end within steps, at different times."""
+    return VectorSampler(ANT_VEL, env_kwargs={"qvel_noise_scale": 4.0}, **kwargs)
+
+
+def test_topped_up_batches_reach_the_steps_with_the_fewest_episodes() -> None:
+    torch.manual_seed(0)
+    policy = GaussianMLPPolicy(125, 8, (8,))
+    sampler = _jumpy_ant()
+    tasks = sampler.sample_tasks(3, np.random.default_rng(0))
+    params = task_batched(policy.initial_params(), len(tasks))
+    episodes, min_steps = 3, 3 * 60
+    fixed = sampler.sample(policy, params, tasks, episodes, seed=5, iteration=2, phase=0)
+    assert (fixed.mask.sum((0, 2)) < min_steps).any(), "some task must be short for this test"
+    topped = sampler.sample(policy, params, tasks, episodes, seed=5, iteration=2, phase=0, min_steps=min_steps)
+    lengths = topped.mask.sum(0)  # [tasks, episodes]
+    for i in range(len(tasks)):
+        have = lengths[i][lengths[i] > 0]
+        assert bool((lengths[i][: len(have)] > 0).all())  # real episodes first, padding after
+        assert have.sum() >= min_steps
+        if len(have) > episodes:  # the last one was needed
+            assert have[:-1].sum() < min_steps
+    # The first episodes are the fixed batch's.
+    n = fixed.mask.shape[0]
+    for field in ["observations", "actions", "rewards", "mask"]:
+        torch.testing.assert_close(getattr(topped, field)[:n, :, :episodes], getattr(fixed, field))
+    # Chunking changes no episode.
+    other = _jumpy_ant(chunk_envs=2)
+    again = other.sample(policy, params, tasks, episodes, seed=5, iteration=2, phase=0, min_steps=min_steps)
+    for field in ["observations", "actions", "rewards", "mask"]:
+        torch.testing.assert_close(getattr(again, field), getattr(topped, field))
+    sampler.close()
+    other.close()
+
+
+def test_topping_up_changes_nothing_where_episodes_never_end_early() -> None:
+    torch.manual_seed(0)
+    policy = GaussianMLPPolicy(20, 6, (8,))
+    sampler = VectorSampler(CHEETAH_VEL)
+    tasks = sampler.sample_tasks(2, np.random.default_rng(0))
+    params = task_batched(policy.initial_params(), len(tasks))
+    fixed = sampler.sample(policy, params, tasks, 2, seed=1, iteration=0, phase=0)
+    topped = sampler.sample(policy, params, tasks, 2, seed=1, iteration=0, phase=0, min_steps=2 * 200)
+    for field in ["observations", "actions", "rewards", "mask"]:
+        torch.testing.assert_close(getattr(topped, field), getattr(fixed, field))
+    sampler.close()
+
+
+def test_topping_up_stops_at_its_cap_with_a_clear_error() -> None:
+    sampler = VectorSampler(ANT_VEL, env_kwargs={"healthy_z_range": (0.0, 0.01)})  # ends at once
+    policy = GaussianMLPPolicy(125, 8, (8,))
+    tasks = sampler.sample_tasks(1, np.random.default_rng(0))
+    params = task_batched(policy.initial_params(), 1)
+    with pytest.raises(MetaRLError, match=r"short of 400 env steps after 20 episodes \(10 times"):
+        sampler.sample(policy, params, tasks, 2, seed=0, iteration=0, phase=0, min_steps=400)
+    sampler.close()

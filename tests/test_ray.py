@@ -31,6 +31,12 @@ HALFCHEETAH = dict(
     iterations=2, meta_batch_size=4, support_episodes=2, query_episodes=2, eval_tasks=3, eval_episodes=2,
     eval_every=1, eval_steps=1, hidden_sizes=[16], env_kwargs={"max_episode_steps": 20},
 )  # fmt: skip
+# The preset samples batches to episodes x horizon steps (batch_by_steps); the reset noise ends
+# episodes early, so tasks are topped up with more episodes, a few on each actor.
+ANT = dict(
+    iterations=1, meta_batch_size=4, support_episodes=2, query_episodes=2, eval_tasks=3, eval_episodes=2,
+    eval_every=1, eval_steps=1, hidden_sizes=[16], env_kwargs={"max_episode_steps": 40, "qvel_noise_scale": 4.0},
+)  # fmt: skip
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -58,7 +64,9 @@ def assert_same(a: Path, b: Path) -> None:
         assert torch.equal(params_a[name], params_b[name]), name
 
 
-@pytest.mark.parametrize(("preset", "settings"), [("navigation2d", NAVIGATION), ("halfcheetah-vel", HALFCHEETAH)])
+@pytest.mark.parametrize(
+    ("preset", "settings"), [("navigation2d", NAVIGATION), ("halfcheetah-vel", HALFCHEETAH), ("ant-vel", ANT)]
+)
 def test_ray_gives_the_numbers_of_in_process_sampling(tmp_path: Path, preset: str, settings: dict[str, Any]) -> None:
     local = meta_rl.train(preset, run_dir=tmp_path / "local", progress=False, **settings)
     for workers in (1, 2, 3):

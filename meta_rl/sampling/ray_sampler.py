@@ -105,11 +105,14 @@ class SamplingWorker:
         seeds: np.ndarray,
         noise: np.ndarray,
         where: str,
+        first_episode: int = 0,
     ) -> SampledRows:
         """Episodes of the meta-batch's tasks ``start:stop`` (see :meth:`VectorSampler.sample_rows`)."""
         policy, params = payload
         rows = {name: value[start:stop] for name, value in params.items()}
-        return self.sampler.sample_rows(policy, rows, tasks, seeds, noise, where, first_task=start)
+        return self.sampler.sample_rows(
+            policy, rows, tasks, seeds, noise, where, first_task=start, first_episode=first_episode
+        )
 
 
 def task_slices(num_tasks: int, workers: int) -> list[slice]:
@@ -182,14 +185,23 @@ class RaySampler(VectorSampler):
         return self._get([actor.ready.remote() for actor in self._actors])
 
     def sample_seeded(
-        self, policy: nn.Module, params: Params, tasks: Sequence[Task], seeds: np.ndarray, noise: np.ndarray, where: str
+        self,
+        policy: nn.Module,
+        params: Params,
+        tasks: Sequence[Task],
+        seeds: np.ndarray,
+        noise: np.ndarray,
+        where: str,
+        first_episode: int = 0,
     ) -> SampledRows:
         """The meta-batch's tasks spread over the actors, each with its slices of the seeds."""
         ray = import_ray()
         # Once per phase into the object store; the module only gives the structure (CPU copy).
         payload = ray.put((copy.deepcopy(policy).cpu(), {k: v.detach().cpu() for k, v in params.items()}))
         refs = [
-            actor.sample_rows.remote(payload, part.start, part.stop, list(tasks[part]), seeds[part], noise[part], where)
+            actor.sample_rows.remote(
+                payload, part.start, part.stop, list(tasks[part]), seeds[part], noise[part], where, first_episode
+            )
             for actor, part in zip(self._actors, task_slices(len(tasks), self.workers))
         ]
         return SampledRows.concatenate(self._get(refs))

@@ -103,8 +103,9 @@ class SampledRows:
     success: np.ndarray | None = None
 
     @staticmethod
-    def concatenate(parts: Sequence["SampledRows"]) -> "SampledRows":
-        """The parts' tasks side by side, in order, padded with zeros to the longest."""
+    def _join(parts: Sequence["SampledRows"], axis: int) -> "SampledRows":
+        """The parts joined along ``axis`` (1: tasks, 2: episodes), padded with zeros to the
+        longest in time."""
         length = max(part.rewards.shape[0] for part in parts)
 
         def joined(name: str) -> np.ndarray | None:
@@ -112,10 +113,36 @@ class SampledRows:
             if any(a is None for a in arrays):
                 return None
             padded = [np.pad(a, [(0, length - a.shape[0])] + [(0, 0)] * (a.ndim - 1)) for a in arrays]
-            return np.concatenate(padded, axis=1)
+            return np.concatenate(padded, axis=axis)
 
         names = ("observations", "actions", "rewards", "mask", "success")
         return SampledRows(*(joined(name) for name in names))  # type: ignore[arg-type]
+
+    @staticmethod
+    def concatenate(parts: Sequence["SampledRows"]) -> "SampledRows":
+        """The parts' tasks side by side, in order, padded with zeros to the longest."""
+        return SampledRows._join(parts, axis=1)
+
+    @staticmethod
+    def stack_episodes(parts: Sequence["SampledRows"]) -> "SampledRows":
+        """The parts' episodes one after another, per task (the same tasks in each part), padded
+        with zeros to the longest."""
+        return SampledRows._join(parts, axis=2)
+
+    def _map(self, function: Callable[[np.ndarray], np.ndarray]) -> "SampledRows":
+        success = None if self.success is None else function(self.success)
+        return SampledRows(*(function(a) for a in (self.observations, self.actions, self.rewards, self.mask)), success)
+
+    def select(self, tasks: Sequence[int]) -> "SampledRows":
+        """The rows of these tasks, in this order."""
+        return self._map(lambda a: a[:, list(tasks)])
+
+    def first_episodes(self, count: int) -> "SampledRows":
+        """Each task's first ``count`` episodes, padded with empty ones (mask 0) if it has fewer."""
+        have = self.mask.shape[2]
+        if count <= have:
+            return self._map(lambda a: a[:, :, :count])
+        return self._map(lambda a: np.pad(a, [(0, 0), (0, 0), (0, count - have)] + [(0, 0)] * (a.ndim - 3)))
 
     def to_batch(self, device: torch.device) -> EpisodeBatch:
         """The arrays as an :class:`EpisodeBatch` on ``device``."""
@@ -124,7 +151,9 @@ class SampledRows:
         return EpisodeBatch(*tensors, success=success)
 
 
-def _check_finite(buffers: _Buffers, steps: int, chunk: slice, where: Callable[[int], str]) -> None:
+def _check_finite(
+    buffers: _Buffers, steps: int, chunk: slice, where: Callable[[int], str], first_episode: int = 0
+) -> None:
     """Stops at the first NaN or infinity in a chunk's episodes (padding is zeros).
 
     Checked once per chunk, on its arrays: a value that is not finite is named by its step,
@@ -136,7 +165,13 @@ def _check_finite(buffers: _Buffers, steps: int, chunk: slice, where: Callable[[
         if not finite.all():
             finite = finite.reshape(*part.shape[:3], -1).all(-1)
             step, task, episode = (int(i[0]) for i in np.nonzero(~finite))
-            raise NonFiniteError(name, f"{where(chunk.start + task)} (episode {episode}, step {step})")
+            raise NonFiniteError(name, f"{where(chunk.start + task)} (episode {first_episode + episode}, step {step})")
+
+
+MAX_EPISODES_FACTOR = 10
+"""A batch topped up to ``min_steps`` holds at most this many times its episodes per task: the
+padded arrays grow with the most episodes of any task, and a family whose episodes end within a
+few steps would otherwise fill memory (rllab had no such cap)."""
 
 
 @contextlib.contextmanager
@@ -271,6 +306,7 @@ class VectorSampler:
         seed: int,
         iteration: int,
         phase: int,
+        min_steps: int = 0,
     ) -> EpisodeBatch:
         """Runs ``episodes`` episodes of every task and returns them padded.
 
@@ -288,26 +324,104 @@ class VectorSampler:
             tasks: One task per row of the batch.
             episodes: Episodes per task.
             seed, iteration, phase: Where the episodes' seeds derive from (``meta_rl.seeding``).
+            min_steps: Where a task's ``episodes`` hold fewer env steps than this (episodes that
+                ended early), more whole episodes of it follow, up to the fewest, in order, that
+                reach ``min_steps``: rllab's batches, sampled to a number of steps
+                (``TrainConfig.batch_by_steps``). At most :data:`MAX_EPISODES_FACTOR` times
+                ``episodes`` per task. 0: exactly ``episodes``.
 
         Returns:
-            An :class:`EpisodeBatch` on the sampler's device, ``T`` up to the horizon.
+            An :class:`EpisodeBatch` on the sampler's device, ``T`` up to the horizon; with
+            ``min_steps``, tasks with fewer episodes than the most have padding episodes (mask 0).
+
+        Raises:
+            NonFiniteError: A non-finite observation or reward, named by task, episode and step.
+            MetaRLError: ``min_steps`` not reached by a task within its episode cap.
         """
         num_tasks = len(tasks)
         for name, value in params.items():
             if value.shape[0] != num_tasks:
                 raise ValueError(f"params['{name}'] has {value.shape[0]} task rows for {num_tasks} tasks")
+        if min_steps < 0:
+            raise ValueError(f"min_steps must be non-negative, got {min_steps}")
+        noise = noise_seeds(seed, iteration, phase, num_tasks)
+        where = place(iteration, phase)
         rows = self.sample_seeded(
-            policy, params, tasks, episode_seeds(seed, iteration, phase, num_tasks, episodes),
-            noise_seeds(seed, iteration, phase, num_tasks), place(iteration, phase),
-        )  # fmt: skip
+            policy, params, tasks, episode_seeds(seed, iteration, phase, num_tasks, episodes), noise, where
+        )
+        if min_steps > 0:
+            rows = self._top_up(rows, policy, params, tasks, min_steps, (seed, iteration, phase), noise, where)
         return rows.to_batch(self.device)
 
+    def _top_up(
+        self,
+        rows: SampledRows,
+        policy: nn.Module,
+        params: Params,
+        tasks: Sequence[Task],
+        min_steps: int,
+        place_of: tuple[int, int, int],
+        noise: np.ndarray,
+        where: str,
+    ) -> SampledRows:
+        """``rows`` with more episodes for the tasks short of ``min_steps`` env steps (see
+        :meth:`sample`).
+
+        Each round samples, for the tasks still short, as many episodes as the furthest of them
+        needs at its mean episode length so far. Episode ``j`` of task ``i`` has its reset seed
+        and action noise from ``(seed, iteration, phase, i, j)``; the rounds' sizes follow from the
+        earlier episodes, so the batch is a function of the seeds, whatever the chunking or the
+        sampler. (A round's size still enters its policy forwards' floating-point rounding.)
+        """
+        episodes = rows.mask.shape[2]
+        cap = MAX_EPISODES_FACTOR * episodes
+        parts: list[list[SampledRows]] = [[rows.select([i])] for i in range(len(tasks))]
+        lengths = [list(rows.mask[:, i].sum(0).astype(np.int64)) for i in range(len(tasks))]
+        while True:
+            short = [i for i, each in enumerate(lengths) if sum(each) < min_steps]
+            if not short:
+                break
+            done = len(lengths[short[0]])  # short tasks have all sampled the same episodes
+            if done >= cap:
+                raise MetaRLError(
+                    f"env '{self.env_id}' {where}: {len(short)} task(s) still short of {min_steps} env "
+                    f"steps after {cap} episodes ({MAX_EPISODES_FACTOR} times the batch's {episodes}); "
+                    "its episodes end within a few steps"
+                )
+            # As many as the task furthest from min_steps needs at its mean episode length so far.
+            need = max(-(-(min_steps - sum(lengths[i])) * len(lengths[i]) // max(1, sum(lengths[i]))) for i in short)
+            more = min(max(1, need), cap - done)
+            seed, iteration, phase = place_of
+            seeds = episode_seeds(seed, iteration, phase, len(tasks), more, first_episode=done)[short]
+            index = torch.tensor(short, device=next(iter(params.values())).device)
+            wave = self.sample_seeded(
+                policy, {k: v.index_select(0, index) for k, v in params.items()}, [tasks[i] for i in short],
+                seeds, noise[short], where, first_episode=done,
+            )  # fmt: skip
+            for column, i in enumerate(short):
+                parts[i].append(wave.select([column]))
+                lengths[i].extend(wave.mask[:, column].sum(0).astype(np.int64))
+        # Each task's first episodes up to the fewest, in order, that reach min_steps, and never
+        # fewer than the batch's: what a round sampled beyond that is dropped, so the result does
+        # not depend on the rounds' sizes.
+        counts = [max(episodes, int(np.argmax(np.cumsum(each) >= min_steps)) + 1) for each in lengths]
+        most = max(counts)
+        kept = [SampledRows.stack_episodes(parts[i]).first_episodes(n).first_episodes(most) for i, n in enumerate(counts)]
+        return SampledRows.concatenate(kept)
+
     def sample_seeded(
-        self, policy: nn.Module, params: Params, tasks: Sequence[Task], seeds: np.ndarray, noise: np.ndarray, where: str
+        self,
+        policy: nn.Module,
+        params: Params,
+        tasks: Sequence[Task],
+        seeds: np.ndarray,
+        noise: np.ndarray,
+        where: str,
+        first_episode: int = 0,
     ) -> SampledRows:
         """The whole meta-batch's episodes from their seeds: here, :meth:`sample_rows` of all
         tasks; a distributed sampler spreads the tasks over its workers instead."""
-        return self.sample_rows(policy, params, tasks, seeds, noise, where)
+        return self.sample_rows(policy, params, tasks, seeds, noise, where, first_episode=first_episode)
 
     @torch.no_grad()
     def sample_rows(
@@ -319,6 +433,7 @@ class VectorSampler:
         noise: np.ndarray,
         where: str,
         first_task: int = 0,
+        first_episode: int = 0,
     ) -> SampledRows:
         """Episodes of some of a meta-batch's tasks, from their seeds: the work of :meth:`sample`.
 
@@ -333,6 +448,8 @@ class VectorSampler:
             noise: ``[tasks]`` action-noise seeds (``meta_rl.seeding.noise_seeds``).
             where: Where in the run the episodes are, for error messages.
             first_task: The first task's index in the meta-batch, for error messages.
+            first_episode: The index of the first of these episodes within each task's: their
+                action noise follows that many episodes' noise in the task's generator.
         """
         num_tasks, episodes = seeds.shape
 
@@ -359,8 +476,9 @@ class VectorSampler:
                 chunk = slice(start, min(start + per_chunk, num_tasks))
                 chunk_params = {name: value[chunk] for name, value in params.items()}
                 steps = self._run_chunk(
-                    policy, chunk_params, tasks[chunk], seeds[chunk], noise[chunk], buffers, chunk, located
-                )
+                    policy, chunk_params, tasks[chunk], seeds[chunk], noise[chunk], buffers, chunk, located,
+                    first_episode,
+                )  # fmt: skip
                 length = max(length, steps)
         return SampledRows(
             buffers.observations[:length], buffers.actions[:length], buffers.rewards[:length], buffers.mask[:length],
@@ -377,6 +495,7 @@ class VectorSampler:
         buffers: "_Buffers",
         chunk: slice,
         where: Callable[[int], str],
+        first_episode: int = 0,
     ) -> int:
         """Runs one chunk's episodes into its columns of ``buffers``; returns the steps taken."""
         num_tasks, episodes = seeds.shape
@@ -384,9 +503,12 @@ class VectorSampler:
         env = self._vector_env(n)
         _set_tasks(env, [task for task in tasks for _ in range(episodes)])
         # Each task's noise from its own generator, episode after episode: independent of chunks
-        # and workers. [tasks, episodes, T, act] -> [T, tasks, episodes, act].
-        shape = (episodes, self.horizon, self.act_dim)
-        drawn = np.stack([np.random.default_rng(int(s)).standard_normal(shape, dtype=np.float32) for s in noise_seeds])
+        # and workers (later episodes skip the earlier ones' draws). [tasks, episodes, T, act] ->
+        # [T, tasks, episodes, act].
+        shape = (first_episode + episodes, self.horizon, self.act_dim)
+        drawn = np.stack(
+            [np.random.default_rng(int(s)).standard_normal(shape, dtype=np.float32)[first_episode:] for s in noise_seeds]
+        )
         noise = torch.from_numpy(np.ascontiguousarray(drawn.transpose(2, 0, 1, 3))).to(self.device)
         policy_step = task_policy(policy, params)
         obs, _ = env.reset(seed=[int(s) for s in seeds.reshape(n)])
@@ -420,7 +542,7 @@ class VectorSampler:
         buffers.success[:steps, chunk] = np.where(valid, buffers.success[:steps, chunk], 0.0)
         for array in (buffers.observations, buffers.actions):  # where, not *: NaN * 0 is NaN
             array[:steps, chunk] = np.where(valid[..., None], array[:steps, chunk], 0.0)
-        _check_finite(buffers, steps, chunk, where)
+        _check_finite(buffers, steps, chunk, where, first_episode)
         return steps
 
     def _env_actions(self, actions: np.ndarray) -> np.ndarray:
