@@ -58,6 +58,12 @@ class TrainConfig:
         meta_batch_size: Tasks per meta-iteration.
         support_episodes: Episodes per task sampled before each inner step.
         query_episodes: Episodes per task sampled after adaptation, for the outer step.
+        batch_by_steps: Sample every batch (support, query and evaluation) as rllab's samplers
+            did: whole episodes until a task's batch of E episodes holds E x horizon env steps,
+            so that a task whose episodes end early (an Ant falling or jumping) gets more of them,
+            at most 10 E (``meta_rl.sampling.vector.MAX_EPISODES_FACTOR``). The paper's batches
+            were sampled so, its test protocol too (4,000 steps per task and step). False:
+            exactly E episodes. Families whose episodes never end early are not affected.
         hidden_sizes: Widths of the policy's hidden layers; ``[]`` makes the mean a linear function
             of the observation (allowed, and exact in every outer-step method).
         init_std: Initial standard deviation of the Gaussian policy.
@@ -111,6 +117,7 @@ class TrainConfig:
     meta_batch_size: int = 20
     support_episodes: int = 20
     query_episodes: int = 20
+    batch_by_steps: bool = False
     hidden_sizes: tuple[int, ...] = (100, 100)
     init_std: float = 1.0
     inner_lr: float = 0.5

@@ -375,3 +375,23 @@ def test_tensorboard_gets_the_config_the_adaptation_figure_and_hparams(tmp_path:
     assert main(["evaluate", str(run), "--steps", "1", "--tasks", "2", "--episodes", "2"]) == 0
     assert main(["evaluate", str(run), "--steps", "1", "--tasks", "2", "--episodes", "2"]) == 0
     assert len(list((run / "evaluation").glob("events.out.tfevents.*"))) == 1
+
+
+def test_batch_by_steps_samples_every_batch_to_episodes_times_horizon(tmp_path: Path) -> None:
+    """rllab's batches: each task's support and query batches (and the evaluation's) hold at least
+    episodes x horizon env steps of whole episodes, where Ant episodes end early."""
+    config = tiny_config(
+        env_id="MetaRL/AntVel-v0", env_kwargs={"qvel_noise_scale": 4.0}, iterations=1, meta_batch_size=2,
+        support_episodes=2, query_episodes=2, eval_every=0, eval_tasks=2, eval_episodes=2, batch_by_steps=True,
+        hidden_sizes=[8],
+    )  # fmt: skip
+    trainer = RLTrainer.create(config, tmp_path / "run", progress=False)
+    params = trainer.params
+    tasks = trainer.sampler.sample_tasks(2, np.random.default_rng(0))
+    batches, _ = trainer.rollouts(params, tasks, [2, 2], [0.1], seed=0, iteration=1, phases=[0, 1000])
+    for batch in batches:
+        assert bool((batch.mask.sum((0, 2)) >= 2 * 200).all())
+        assert batch.mask.shape[2] > 2  # episodes ended early: more were sampled
+    assert trainer.train()
+    rows = read_rows(tmp_path / "run")
+    assert float(rows[-1]["env_steps"]) >= 2 * 2 * 2 * 200  # tasks x (support, query) x 2 x 200

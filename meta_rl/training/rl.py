@@ -210,9 +210,11 @@ class RLTrainer(MetaTrainer):
 
         def measure(k: int, current: Params) -> EpisodeBatch:
             start = time.perf_counter()
+            min_steps = episodes[k] * self.sampler.horizon if c.batch_by_steps else 0
             batch = self.sampler.sample(
-                self.policy, current, tasks, episodes=episodes[k], seed=seed, iteration=iteration, phase=phases[k]
-            )
+                self.policy, current, tasks, episodes=episodes[k], seed=seed, iteration=iteration, phase=phases[k],
+                min_steps=min_steps,
+            )  # fmt: skip
             middle = time.perf_counter()
             batch = compute_advantages(batch, c.gamma, c.gae_lambda, c.baseline_reg)
             clock["sampling"] = clock.get("sampling", 0.0) + middle - start
