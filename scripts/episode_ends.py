@@ -1,0 +1,82 @@
+"""How a locomotion run's episodes end, per task: length, return, forward velocity and end cause.
+
+A return can be high because the robot tracks its task or because its episodes are short (an Ant
+family pays a survival bonus per step, and a target it cannot reach makes each step cost). This
+diagnostic plays a run's policy on tasks given by their constructor argument, before and after one
+inner step on fresh episodes (the test protocol's first step), and says how each episode ended::
+
+    python scripts/episode_ends.py runs/reference/ant-vel --tasks 0.3 1.0 1.5 2.0 2.5 3.0
+
+Each task argument is YAML, read as the family's task argument (``goal_velocity`` for AntVel, so a
+number; ``[x, y]`` for AntGoal). ``--env-kwargs`` rebuilds an env other than the run's, for a run
+made before a family's defaults changed, e.g. ``--env-kwargs "{standing_start: false,
+contact_solimp: null}"`` for the Gymnasium-model Ant run of ``runs/reference/``. End causes:
+``truncated`` (the horizon), ``above`` and ``below`` (the torso left ``healthy_z_range``),
+``unstable`` (MuJoCo's instability warnings), ``other``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+
+import numpy as np
+import yaml
+
+import meta_rl
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", help="the run folder")
+    parser.add_argument("--tasks", nargs="+", required=True, help="task arguments (YAML), e.g. 0.5 1.5")
+    parser.add_argument("--episodes", type=int, default=10, help="played episodes per task and policy")
+    parser.add_argument("--adapt-episodes", type=int, default=20, help="episodes of the inner step")
+    parser.add_argument("--env-kwargs", default="{}", help="YAML mapping of env constructor arguments")
+    args = parser.parse_args()
+    env_kwargs = yaml.safe_load(args.env_kwargs)
+    if not isinstance(env_kwargs, dict):
+        parser.error(f"--env-kwargs must be a YAML mapping, got {args.env_kwargs!r}")
+
+    policy = meta_rl.load(args.run)
+    print(f"{'task':>10} {'policy':>8} {'length':>7} {'return':>8} {'x velocity':>10}  ends")
+    for argument in args.tasks:
+        env = policy.make_env(**env_kwargs)
+        plain = env.unwrapped
+        env.close()
+        task = plain.task_from_argument(yaml.safe_load(argument))
+        env = policy.make_env(task, **env_kwargs)
+        plain = env.unwrapped
+        low, high = getattr(plain, "healthy_z_range", (-np.inf, np.inf))
+        adapted = policy.adapt(policy.collect(env, args.adapt_episodes, seed=1))
+        for name, player in (("meta", policy), ("adapted", adapted)):
+            lengths, returns, velocities, ends = [], [], [], Counter()
+            for episode in range(args.episodes):
+                observation, _ = env.reset(seed=10_000 + episode)
+                total, steps = 0.0, 0
+                while True:
+                    action, _ = player.predict(observation)
+                    observation, reward, terminated, truncated, info = env.step(action)
+                    total, steps = total + float(reward), steps + 1
+                    velocities.append(float(info.get("x_velocity", np.nan)))
+                    if terminated or truncated:
+                        break
+                height = float(plain.data.qpos[2])
+                if info.get("unstable"):
+                    ends["unstable"] += 1
+                elif terminated:
+                    ends["above" if height > high else "below" if height < low else "other"] += 1
+                else:
+                    ends["truncated"] += 1
+                lengths.append(steps)
+                returns.append(total)
+            causes = ", ".join(f"{cause} {count}" for cause, count in sorted(ends.items()))
+            print(
+                f"{argument:>10} {name:>8} {np.mean(lengths):7.0f} {np.mean(returns):8.1f} "
+                f"{np.nanmean(velocities):10.2f}  {causes}"
+            )
+        env.close()
+
+
+if __name__ == "__main__":
+    main()
