@@ -49,6 +49,24 @@ class EpisodeBatch:
             return None
         return (self.success * self.mask).amax(0)
 
+    def real_episodes(self) -> Tensor:
+        """1.0 for each episode with a step, 0.0 for padding, ``[tasks, episodes]``: tasks of a
+        batch sampled to a number of steps hold different numbers of episodes."""
+        return self.mask.amax(0)
+
+    def task_mean(self, per_episode: Tensor) -> Tensor:
+        """The mean of ``[tasks, episodes]`` values over each task's real episodes, ``[tasks]``."""
+        real = self.real_episodes()
+        if bool(real.all()):  # no padding: the plain mean, bit for bit what it always was
+            return per_episode.mean(1)
+        return (per_episode * real).sum(1) / real.sum(1).clamp_min(1.0)
+
+    def batch_mean(self, per_episode: Tensor) -> Tensor:
+        """The mean over tasks of :meth:`task_mean` (with no padding, the mean of all episodes)."""
+        if bool(self.real_episodes().all()):
+            return per_episode.mean()
+        return self.task_mean(per_episode).mean()
+
     def select_tasks(self, tasks: Sequence[int]) -> "EpisodeBatch":
         """The episodes of ``tasks`` only, in that order."""
         index = torch.tensor(list(tasks), dtype=torch.long, device=self.mask.device)

@@ -3,6 +3,7 @@ reset noise, termination, tasks, registration, presets, and the samplers."""
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 from pathlib import Path
 from typing import Any, Callable
@@ -21,8 +22,9 @@ from agents.policy import GaussianMLPPolicy
 from envs.locomotion import DirectionTask, GoalPositionTask, GoalVelocityTask
 from envs.tasks import Task, missing_task_methods
 from meta_rl.config import load_config
-from meta_rl.errors import MetaRLError
+from meta_rl.errors import NonFiniteError
 from meta_rl.sampling import VectorSampler
+from meta_rl.sampling.vector import MAX_VECTOR_ENVS
 
 ASSETS = Path(gymnasium.envs.mujoco.__file__).parent / "assets"
 CHEETAH_VEL, CHEETAH_DIR = "MetaRL/HalfCheetahVel-v0", "MetaRL/HalfCheetahDir-v0"
@@ -187,7 +189,7 @@ def test_registration_and_physics_step(env_id: str) -> None:
 
 
 @pytest.mark.parametrize(("env_id", "xml"), [(CHEETAH_VEL, "half_cheetah.xml"), (ANT_VEL, "ant.xml")])
-def test_model_is_gymnasiums_and_compiles_without_warnings(env_id: str, xml: str, tmp_path: Path) -> None:
+def test_model_is_gymnasiums_with_the_ants_contacts_and_compiles_without_warnings(env_id: str, xml: str, tmp_path: Path) -> None:
     """The cheetah's model is compiled without ``settotalmass`` (which warns on MuJoCo 3.3+ at
     every env) and rescaled by hand: it must equal Gymnasium's model as MuJoCo compiles it. The
     Ant's must equal Gymnasium's with rllab's contact ``solimp`` in the XML."""
@@ -329,12 +331,17 @@ def test_ant_starts_standing_with_rllabs_contacts(env_id: str) -> None:
 
 @pytest.mark.parametrize(
     ("solimp", "message"),
-    [((0.8, 0.8), "three numbers"), ((0.0, 0.8, 0.01), r"\(0, 1\)"), ((0.8, 1.0, 0.01), r"\(0, 1\)"),
-     ((0.8, 0.8, 0.0), "positive width")],
+    [((0.8, 0.8), "three numbers"), (0.8, "three numbers"), ("abc", "three numbers"),
+     ((0.0, 0.8, 0.01), r"\(0, 1\)"), ((0.8, 1.0, 0.01), r"\(0, 1\)"), ((0.8, 0.8, 0.0), "positive width")],
 )  # fmt: skip
-def test_ant_contact_solimp_is_checked(solimp: tuple[float, ...], message: str) -> None:
+def test_ant_contact_solimp_is_checked(solimp: Any, message: str) -> None:
     with pytest.raises(ValueError, match=f"contact_solimp.*{message}"):
         gym.make(ANT_VEL, contact_solimp=solimp)
+
+
+def test_ant_standing_start_is_checked() -> None:
+    with pytest.raises(TypeError, match="standing_start must be True or False, got 'False'"):
+        gym.make(ANT_VEL, standing_start="False")
 
 
 @pytest.mark.parametrize("env_id", ANTS)
@@ -557,11 +564,41 @@ def test_topping_up_changes_nothing_where_episodes_never_end_early() -> None:
     sampler.close()
 
 
-def test_topping_up_stops_at_its_cap_with_a_clear_error() -> None:
+def test_topping_up_stops_at_its_cap_with_one_warning(capsys: pytest.CaptureFixture[str]) -> None:
+    """Episodes that end at once cannot fill min_steps: the batch keeps 10 times its episodes and
+    the sampler says so once, rather than stopping a run that its seeds would stop again."""
     sampler = VectorSampler(ANT_VEL, env_kwargs={"healthy_z_range": (0.0, 0.01)})  # ends at once
     policy = GaussianMLPPolicy(125, 8, (8,))
     tasks = sampler.sample_tasks(1, np.random.default_rng(0))
     params = task_batched(policy.initial_params(), 1)
-    with pytest.raises(MetaRLError, match=r"short of 400 env steps after 20 episodes \(10 times"):
-        sampler.sample(policy, params, tasks, 2, seed=0, iteration=0, phase=0, min_steps=400)
+    for iteration in range(2):
+        batch = sampler.sample(policy, params, tasks, 2, seed=0, iteration=iteration, phase=0, min_steps=400)
+        assert batch.mask.shape[2] == 20 and float(batch.mask.sum()) < 400
+    err = capsys.readouterr().err
+    assert err.count("meta-rl: warning:") == 1
+    assert "1 task(s) short of 400 env steps after 20 episodes (10 times the batch's 2)" in err
+    sampler.close()
+
+
+def test_top_up_rounds_keep_a_bounded_number_of_vector_envs() -> None:
+    torch.manual_seed(0)
+    policy = GaussianMLPPolicy(125, 8, (8,))
+    sampler = _jumpy_ant()
+    for n in range(1, 9):
+        tasks = sampler.sample_tasks(n, np.random.default_rng(n))
+        sampler.sample(policy, task_batched(policy.initial_params(), n), tasks, 2, 0, n, 0, min_steps=2 * 200)
+    assert 1 <= len(sampler._vector_envs) <= MAX_VECTOR_ENVS
+    sampler.close()
+
+
+def test_a_non_finite_reward_in_a_top_up_round_names_the_meta_batch_task() -> None:
+    """Top-up rounds sample only the short tasks (``task_ids``: their meta-batch indices), and
+    their episodes from ``first_episode`` on: errors name both as in the whole batch."""
+    policy = GaussianMLPPolicy(125, 8, (8,))
+    sampler = _jumpy_ant()
+    task = dataclasses.replace(sampler.sample_tasks(1, np.random.default_rng(0))[0], velocity=float("nan"))
+    params = task_batched(policy.initial_params(), 1)
+    seeds, noise = np.array([[11, 12]], dtype=np.uint32), np.array([13], dtype=np.uint32)
+    with pytest.raises(NonFiniteError, match=r"in a test, task 7 \(episode 4, step 0\)"):
+        sampler.sample_seeded(policy, params, [task], seeds, noise, "in a test", first_episode=4, task_ids=[7])
     sampler.close()

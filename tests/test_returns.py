@@ -157,3 +157,23 @@ def test_advantages_are_the_same_on_every_call() -> None:
     first = compute_advantages(batch, 0.99, 1.0).advantages
     for _ in range(10):
         assert torch.equal(compute_advantages(batch, 0.99, 1.0).advantages, first)
+
+
+def test_task_means_skip_padding_episodes() -> None:
+    """A batch sampled to a number of steps pads tasks with fewer episodes with empty ones: the
+    per-task mean return and success rate count real episodes only."""
+    # T = 2 steps, 2 tasks, 3 episode slots; task 0 has 2 real episodes, task 1 has 3.
+    mask = torch.tensor([[[1.0, 1.0, 0.0], [1.0, 1.0, 1.0]], [[1.0, 0.0, 0.0], [0.0, 1.0, 1.0]]])
+    rewards = torch.tensor([[[1.0, 2.0, 0.0], [3.0, 4.0, 5.0]], [[1.0, 0.0, 0.0], [0.0, 4.0, 5.0]]])
+    success = torch.tensor([[[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]], [[0.0, 0.0, 0.0], [0.0, 0.0, 1.0]]])
+    batch = EpisodeBatch(torch.zeros(2, 2, 3, 1), torch.zeros(2, 2, 3, 1), rewards, mask, success=success)
+    returns = batch.episode_returns()  # task 0: 2, 2, (0); task 1: 3, 8, 10
+    torch.testing.assert_close(batch.task_mean(returns), torch.tensor([2.0, 7.0]))
+    torch.testing.assert_close(batch.batch_mean(returns), torch.tensor(4.5))
+    flags = batch.episode_success()
+    assert flags is not None
+    torch.testing.assert_close(batch.task_mean(flags), torch.tensor([0.5, 2.0 / 3.0]))
+    # Without padding, the plain means.
+    full = EpisodeBatch(torch.zeros(2, 2, 2, 1), torch.zeros(2, 2, 2, 1), rewards[:, :, :2], torch.ones(2, 2, 2))
+    torch.testing.assert_close(full.task_mean(full.episode_returns()), full.episode_returns().mean(1))
+    assert torch.equal(full.batch_mean(full.episode_returns()), full.episode_returns().mean())

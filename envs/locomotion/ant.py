@@ -88,9 +88,10 @@ class AntVelEnv(GoalVelocityTaskMixin, AntBaseEnv):
 
     Gymnasium's ``ant.xml`` with rllab's contacts and ``frame_skip=2``. Compiled, Gymnasium's model
     equals rllab's ``ant.xml`` (cbfinn/maml_rl's ``vendor/mujoco_models``) but for the timestep, the
-    equivalent torque range (gear 150 on +-1 against gear 1 on +-150) and the contacts: rllab's
-    geom default sets ``solimp=".8 .8 .01"``, softer than MuJoCo's default ``(0.9, 0.95, 0.001)``
-    that Gymnasium's keeps. The env sets rllab's on every geom (``contact_solimp``).
+    equivalent torque range (gear 150 on +-1 against gear 1 on +-150), a tracking camera and the
+    contacts: rllab's geom default sets ``solimp=".8 .8 .01"``, softer than MuJoCo's default
+    ``(0.9, 0.95, 0.001)`` that Gymnasium's keeps. The env sets rllab's on every geom
+    (``contact_solimp``).
 
     RK4 with timestep 0.01 and ``frame_skip=2``: one env step lasts 0.02 s,
     the original's control period, made of two RK4 steps of 0.01 s rather than the original's one

@@ -295,7 +295,7 @@ class LocomotionEnv(MujocoEnv, utils.EzPickle):
         self._compute_derived()
 
     def reset_model(self) -> NDArray[np.float64]:
-        """Sets ``qpos0 + N(0, s_q^2)``, ``qvel0 + N(0, s_v^2)`` from ``np_random``."""
+        """Sets ``init_qpos + N(0, s_q^2)``, ``init_qvel + N(0, s_v^2)`` from ``np_random``."""
         # Positions first, then velocities: the vector env draws in the same order.
         qpos_noise = self.np_random.standard_normal(self.model.nq)
         qvel_noise = self.np_random.standard_normal(self.model.nv)

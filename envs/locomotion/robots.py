@@ -27,7 +27,7 @@ def solimp_triple(value: Sequence[float]) -> tuple[float, float, float]:
         ValueError: If it is not three numbers, an impedance is outside (0, 1) or the width is not
             positive; the message names ``contact_solimp``.
     """
-    if len(value) != 3:
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or len(value) != 3:
         raise ValueError(f"contact_solimp must be three numbers (d0, d_width, width), got {value!r}")
     d0, d_width, width = (float(v) for v in value)
     if not (0.0 < d0 < 1.0 and 0.0 < d_width < 1.0 and width > 0.0):
@@ -137,7 +137,8 @@ class AntBaseEnv(LocomotionEnv):
 
     Raises:
         ValueError: If ``contact_solimp`` is not three numbers with both impedances in (0, 1) and
-            a positive width.
+            a positive width, or the model has no ``init_qpos`` numeric for ``standing_start``.
+        TypeError: If ``standing_start`` is not a bool.
     """
 
     xml_file: ClassVar[str] = "ant.xml"
@@ -164,6 +165,8 @@ class AntBaseEnv(LocomotionEnv):
         self.contact_cost_weight = float(contact_cost_weight)
         self.survive_reward = float(survive_reward)
         self.healthy_z_range = float_pair(healthy_z_range, "healthy_z_range")
+        if not isinstance(standing_start, (bool, np.bool_)):
+            raise TypeError(f"standing_start must be True or False, got {standing_start!r}")
         self.standing_start = bool(standing_start)
         self.contact_solimp = None if contact_solimp is None else solimp_triple(contact_solimp)
         settings = {
@@ -178,8 +181,21 @@ class AntBaseEnv(LocomotionEnv):
         # After MujocoEnv.__init__, which sets init_qpos to qpos0; the vector env resets through
         # this env's reset_state_from, so it starts from the same pose.
         if self.standing_start:
-            self.init_qpos = self.model.numeric("init_qpos").data.astype(np.float64).copy()
-            assert self.init_qpos.shape == (self.model.nq,)
+            self.init_qpos = self._standing_pose()
+
+    def _standing_pose(self) -> NDArray[np.float64]:
+        """The ``init_qpos`` numeric of the model, as rllab's ``MujocoEnv`` read it.
+
+        Raises:
+            ValueError: If the model has no ``init_qpos`` numeric of ``nq`` numbers.
+        """
+        names = [self.model.numeric(i).name for i in range(self.model.nnumeric)]
+        if "init_qpos" not in names or self.model.numeric("init_qpos").data.shape != (self.model.nq,):
+            raise ValueError(
+                f"standing_start needs an <numeric name=\"init_qpos\"> of {self.model.nq} numbers in "
+                f"{self.fullpath}; pass standing_start=False to start from qpos0"
+            )
+        return self.model.numeric("init_qpos").data.astype(np.float64).copy()
 
     def configure_model(self, model: mujoco.MjModel) -> None:
         """The base's settings, then ``contact_solimp`` on every geom; see

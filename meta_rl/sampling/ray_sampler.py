@@ -106,12 +106,14 @@ class SamplingWorker:
         noise: np.ndarray,
         where: str,
         first_episode: int = 0,
+        task_ids: Sequence[int] | None = None,
     ) -> SampledRows:
         """Episodes of the meta-batch's tasks ``start:stop`` (see :meth:`VectorSampler.sample_rows`)."""
         policy, params = payload
         rows = {name: value[start:stop] for name, value in params.items()}
+        ids = list(range(start, stop)) if task_ids is None else list(task_ids)
         return self.sampler.sample_rows(
-            policy, rows, tasks, seeds, noise, where, first_task=start, first_episode=first_episode
+            policy, rows, tasks, seeds, noise, where, first_episode=first_episode, task_ids=ids
         )
 
 
@@ -193,6 +195,7 @@ class RaySampler(VectorSampler):
         noise: np.ndarray,
         where: str,
         first_episode: int = 0,
+        task_ids: Sequence[int] | None = None,
     ) -> SampledRows:
         """The meta-batch's tasks spread over the actors, each with its slices of the seeds."""
         ray = import_ray()
@@ -200,8 +203,9 @@ class RaySampler(VectorSampler):
         payload = ray.put((copy.deepcopy(policy).cpu(), {k: v.detach().cpu() for k, v in params.items()}))
         refs = [
             actor.sample_rows.remote(
-                payload, part.start, part.stop, list(tasks[part]), seeds[part], noise[part], where, first_episode
-            )
+                payload, part.start, part.stop, list(tasks[part]), seeds[part], noise[part], where, first_episode,
+                None if task_ids is None else list(task_ids)[part],
+            )  # fmt: skip
             for actor, part in zip(self._actors, task_slices(len(tasks), self.workers))
         ]
         return SampledRows.concatenate(self._get(refs))

@@ -9,9 +9,11 @@ caches and change no episode (see :meth:`VectorSampler.sample`).
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import functools
+import sys
 from typing import Any, Callable, Iterator, Sequence
 
 import gymnasium as gym
@@ -168,6 +170,9 @@ def _check_finite(
             raise NonFiniteError(name, f"{where(chunk.start + task)} (episode {first_episode + episode}, step {step})")
 
 
+MAX_VECTOR_ENVS = 6
+"""Vector envs a sampler keeps (one per number of sub-envs), least recently used closed first."""
+
 MAX_EPISODES_FACTOR = 10
 """A batch topped up to ``min_steps`` holds at most this many times its episodes per task: the
 padded arrays grow with the most episodes of any task, and a family whose episodes end within a
@@ -218,7 +223,9 @@ class VectorSampler:
         except BaseException:
             self.env.close()
             raise
-        self._vector_envs: dict[int, gym.vector.VectorEnv] = {}
+        # Vector envs by size, least recently used first (see _vector_env).
+        self._vector_envs: collections.OrderedDict[int, gym.vector.VectorEnv] = collections.OrderedDict()
+        self._warned_cap = False
 
     def _check_spaces(self, vectorization: str) -> None:
         """Reads the horizon, spaces and vectorization of the env (a one-line error if unusable)."""
@@ -282,7 +289,14 @@ class VectorSampler:
         return "success" in info
 
     def _vector_env(self, num_envs: int) -> gym.vector.VectorEnv:
-        if num_envs not in self._vector_envs:
+        if num_envs in self._vector_envs:
+            self._vector_envs.move_to_end(num_envs)
+        else:
+            # Training and evaluation use a size or two each; batches topped up to a number of
+            # steps make rounds of many sizes: keep a few, closing the least recently used.
+            while len(self._vector_envs) >= MAX_VECTOR_ENVS:
+                _, oldest = self._vector_envs.popitem(last=False)
+                oldest.close()
             spec_id = self.env.spec.id if self.env.spec else self.env_id  # type: ignore[union-attr]
             kwargs: dict[str, Any] = {}
             if self.vectorization == "async":
@@ -328,7 +342,8 @@ class VectorSampler:
                 ended early), more whole episodes of it follow, up to the fewest, in order, that
                 reach ``min_steps``: rllab's batches, sampled to a number of steps
                 (``TrainConfig.batch_by_steps``). At most :data:`MAX_EPISODES_FACTOR` times
-                ``episodes`` per task. 0: exactly ``episodes``.
+                ``episodes`` per task (a task still short then keeps those, with a warning on
+                stderr, once per sampler). 0: exactly ``episodes``.
 
         Returns:
             An :class:`EpisodeBatch` on the sampler's device, ``T`` up to the horizon; with
@@ -336,7 +351,6 @@ class VectorSampler:
 
         Raises:
             NonFiniteError: A non-finite observation or reward, named by task, episode and step.
-            MetaRLError: ``min_steps`` not reached by a task within its episode cap.
         """
         num_tasks = len(tasks)
         for name, value in params.items():
@@ -383,20 +397,25 @@ class VectorSampler:
                 break
             done = len(lengths[short[0]])  # short tasks have all sampled the same episodes
             if done >= cap:
-                raise MetaRLError(
-                    f"env '{self.env_id}' {where}: {len(short)} task(s) still short of {min_steps} env "
-                    f"steps after {cap} episodes ({MAX_EPISODES_FACTOR} times the batch's {episodes}); "
-                    "its episodes end within a few steps"
-                )
+                if not self._warned_cap:
+                    self._warned_cap = True
+                    print(
+                        f"meta-rl: warning: env '{self.env_id}' {where}: {len(short)} task(s) short of "
+                        f"{min_steps} env steps after {cap} episodes ({MAX_EPISODES_FACTOR} times the "
+                        f"batch's {episodes}); such batches keep {cap} episodes (said once)",
+                        file=sys.stderr,
+                    )
+                break
             # As many as the task furthest from min_steps needs at its mean episode length so far.
             need = max(-(-(min_steps - sum(lengths[i])) * len(lengths[i]) // max(1, sum(lengths[i]))) for i in short)
             more = min(max(1, need), cap - done)
             seed, iteration, phase = place_of
-            seeds = episode_seeds(seed, iteration, phase, len(tasks), more, first_episode=done)[short]
+            # Rows up to the last short task (entry [i, j] depends on i and j only), then those.
+            seeds = episode_seeds(seed, iteration, phase, short[-1] + 1, more, first_episode=done)[short]
             index = torch.tensor(short, device=next(iter(params.values())).device)
             wave = self.sample_seeded(
                 policy, {k: v.index_select(0, index) for k, v in params.items()}, [tasks[i] for i in short],
-                seeds, noise[short], where, first_episode=done,
+                seeds, noise[short], where, first_episode=done, task_ids=short,
             )  # fmt: skip
             for column, i in enumerate(short):
                 parts[i].append(wave.select([column]))
@@ -404,7 +423,10 @@ class VectorSampler:
         # Each task's first episodes up to the fewest, in order, that reach min_steps, and never
         # fewer than the batch's: what a round sampled beyond that is dropped, so the result does
         # not depend on the rounds' sizes.
-        counts = [max(episodes, int(np.argmax(np.cumsum(each) >= min_steps)) + 1) for each in lengths]
+        counts = [
+            max(episodes, int(np.argmax(np.cumsum(each) >= min_steps)) + 1 if sum(each) >= min_steps else len(each))
+            for each in lengths
+        ]
         most = max(counts)
         kept = [SampledRows.stack_episodes(parts[i]).first_episodes(n).first_episodes(most) for i, n in enumerate(counts)]
         return SampledRows.concatenate(kept)
@@ -418,10 +440,13 @@ class VectorSampler:
         noise: np.ndarray,
         where: str,
         first_episode: int = 0,
+        task_ids: Sequence[int] | None = None,
     ) -> SampledRows:
         """The whole meta-batch's episodes from their seeds: here, :meth:`sample_rows` of all
         tasks; a distributed sampler spreads the tasks over its workers instead."""
-        return self.sample_rows(policy, params, tasks, seeds, noise, where, first_episode=first_episode)
+        return self.sample_rows(
+            policy, params, tasks, seeds, noise, where, first_episode=first_episode, task_ids=task_ids
+        )
 
     @torch.no_grad()
     def sample_rows(
@@ -432,8 +457,8 @@ class VectorSampler:
         seeds: np.ndarray,
         noise: np.ndarray,
         where: str,
-        first_task: int = 0,
         first_episode: int = 0,
+        task_ids: Sequence[int] | None = None,
     ) -> SampledRows:
         """Episodes of some of a meta-batch's tasks, from their seeds: the work of :meth:`sample`.
 
@@ -447,14 +472,14 @@ class VectorSampler:
             seeds: ``[tasks, episodes]`` reset seeds (``meta_rl.seeding.episode_seeds``).
             noise: ``[tasks]`` action-noise seeds (``meta_rl.seeding.noise_seeds``).
             where: Where in the run the episodes are, for error messages.
-            first_task: The first task's index in the meta-batch, for error messages.
             first_episode: The index of the first of these episodes within each task's: their
                 action noise follows that many episodes' noise in the task's generator.
+            task_ids: Each task's index in the meta-batch, for error messages (default 0, 1, ...).
         """
         num_tasks, episodes = seeds.shape
 
         def located(task: int) -> str:
-            return f"from env '{self.env_id}' {where}, task {first_task + task}"
+            return f"from env '{self.env_id}' {where}, task {task if task_ids is None else task_ids[task]}"
 
         shape = (self.horizon, num_tasks, episodes)
         buffers = _Buffers(

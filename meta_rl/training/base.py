@@ -276,15 +276,15 @@ class MetaTrainer(abc.ABC):
             desc="meta-train", unit="it", dynamic_ncols=True,
         )  # fmt: skip
         try:
+            if self.resumed and self.iteration >= c.iterations:
+                return True  # a finished run: nothing to run, and nothing to write
             logger = RunLogger(self.run_dir, self.metric_columns(), resume_after=resume_after)
             if not self.resumed:
                 logger.add_config(yaml.safe_dump(c.to_dict(), sort_keys=False))
             if not resumed and c.eval_every > 0:
                 logger.log(0, self.evaluate(0, self.state))
                 self._log_figure(logger, 0)
-            ran = False
             for iteration in range(self.iteration + 1, c.iterations + 1):
-                ran = True
                 state, metrics = self.run_iteration(iteration)
                 if self._should_eval(iteration):
                     metrics.update(self.evaluate(iteration, state))
@@ -307,10 +307,7 @@ class MetaTrainer(abc.ABC):
                         f"iteration {iteration}/{c.iterations}: {shown}" + (f"; held-out {evals}" if evals else ""),
                         flush=True,
                     )
-            if ran or not self.resumed:
-                # The final state (for iterations == 0 too: the "random" baseline). Resuming a
-                # finished run writes nothing: its checkpoint already holds that state.
-                self.save()
+            self.save()  # the final state (for iterations == 0 too: the "random" baseline)
             if self.last_eval is not None:
                 final = {f"eval_step_{k}": float(row.mean()) for k, row in enumerate(self.last_eval)}
                 logger.add_hparams(c.to_dict(), final)

@@ -106,7 +106,7 @@ def success_rates(batches: Sequence[EpisodeBatch]) -> np.ndarray | None:
     flags = [b.episode_success() for b in batches]
     if any(f is None for f in flags):
         return None
-    return np.stack([f.mean(1).cpu().numpy() for f in flags])  # type: ignore[union-attr]
+    return np.stack([b.task_mean(f).cpu().numpy() for b, f in zip(batches, flags)])  # type: ignore[arg-type]
 
 
 class RLTrainer(MetaTrainer):
@@ -252,7 +252,7 @@ class RLTrainer(MetaTrainer):
             step_sizes=[c.inner_lr] * c.num_inner_steps, seed=c.seed, iteration=iteration,
             phases=[*range(c.num_inner_steps), QUERY_PHASE], seconds=seconds,
         )  # fmt: skip
-        metrics = {f"train/return_step_{k}": float(b.episode_returns().mean()) for k, b in enumerate(batches)}
+        metrics = {f"train/return_step_{k}": float(b.batch_mean(b.episode_returns())) for k, b in enumerate(batches)}
         train_success = success_rates(batches) if self.sampler.reports_success else None
         for k, rate in enumerate(train_success if train_success is not None else []):
             metrics[f"train/success_step_{k}"] = float(rate.mean())
@@ -351,7 +351,7 @@ class RLTrainer(MetaTrainer):
                 params, tasks, episodes=[episodes] * (steps + 1), step_sizes=step_sizes, seed=seed,
                 iteration=iteration, phases=[EVAL_PHASE + k for k in range(steps + 1)], bar=bar,
             )  # fmt: skip
-        return np.stack([b.episode_returns().mean(1).cpu().numpy() for b in batches]), batches
+        return np.stack([b.task_mean(b.episode_returns()).cpu().numpy() for b in batches]), batches
 
     def evaluate(self, iteration: int, state: TrainState) -> dict[str, float]:
         """Returns after 0..``eval_steps`` inner steps on the held-out test tasks."""
