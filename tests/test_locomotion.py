@@ -24,7 +24,7 @@ from envs.tasks import Task, missing_task_methods
 from meta_rl.config import load_config
 from meta_rl.errors import NonFiniteError
 from meta_rl.sampling import VectorSampler
-from meta_rl.sampling.vector import MAX_VECTOR_ENVS
+from meta_rl.sampling.vector import MAX_VECTOR_ENVS, EpisodeSeeds
 
 ASSETS = Path(gymnasium.envs.mujoco.__file__).parent / "assets"
 CHEETAH_VEL, CHEETAH_DIR = "MetaRL/HalfCheetahVel-v0", "MetaRL/HalfCheetahDir-v0"
@@ -598,7 +598,18 @@ def test_a_non_finite_reward_in_a_top_up_round_names_the_meta_batch_task() -> No
     sampler = _jumpy_ant()
     task = dataclasses.replace(sampler.sample_tasks(1, np.random.default_rng(0))[0], velocity=float("nan"))
     params = task_batched(policy.initial_params(), 1)
-    seeds, noise = np.array([[11, 12]], dtype=np.uint32), np.array([13], dtype=np.uint32)
-    with pytest.raises(NonFiniteError, match=r"in a test, task 7 \(episode 4, step 0\)"):
-        sampler.sample_seeded(policy, params, [task], seeds, noise, "in a test", first_episode=4, task_ids=[7])
+    seeds = EpisodeSeeds.of_batch(0, 3, 0, 8, 2).later([7], first_episode=4, episodes=2)
+    with pytest.raises(NonFiniteError, match=r"at iteration 3, support episodes of inner step 0, task 7 \(episode 4, step 0\)"):
+        sampler.sample_seeded(policy, params, [task], seeds)
     sampler.close()
+
+
+def test_episode_seeds_of_later_episodes_continue_the_batchs() -> None:
+    """Seeds of episodes 3.. of some tasks are those a bigger batch gives the same tasks."""
+    big = EpisodeSeeds.of_batch(4, 2, 1000, 5, 6)
+    later = EpisodeSeeds.of_batch(4, 2, 1000, 5, 3).later([1, 4], first_episode=3, episodes=3)
+    np.testing.assert_array_equal(later.resets, big.resets[[1, 4], 3:])
+    np.testing.assert_array_equal(later.noise, big.noise[[1, 4]])
+    assert later.task_ids == (1, 4) and later.first_episode == 3
+    part = later.rows(slice(1, 2))
+    assert part.task_ids == (4,) and part.resets.shape == (1, 3)

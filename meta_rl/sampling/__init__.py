@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from meta_rl.sampling.vector import SampledRows, VectorSampler, make_env
+from meta_rl.sampling.vector import EpisodeSeeds, SampledRows, VectorSampler, make_env
 
 if TYPE_CHECKING:
     from meta_rl.config import TrainConfig
 
-__all__ = ["SampledRows", "VectorSampler", "make_env", "make_sampler"]
+__all__ = ["EpisodeSeeds", "SampledRows", "VectorSampler", "make_env", "make_sampler"]
 
 
 def make_sampler(config: "TrainConfig", device: torch.device | str = "cpu") -> VectorSampler:

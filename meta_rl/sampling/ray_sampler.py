@@ -28,7 +28,7 @@ from torch import nn
 from agents.policy import Params
 from envs.tasks import Task
 from meta_rl.errors import MetaRLError
-from meta_rl.sampling.vector import SampledRows, VectorSampler
+from meta_rl.sampling.vector import EpisodeSeeds, SampledRows, VectorSampler
 
 RESTARTS = 3
 """Times Ray restarts a dead sampling actor and retries its call before the run stops."""
@@ -97,24 +97,12 @@ class SamplingWorker:
         return os.getpid()
 
     def sample_rows(
-        self,
-        payload: tuple[nn.Module, Params],
-        start: int,
-        stop: int,
-        tasks: Sequence[Task],
-        seeds: np.ndarray,
-        noise: np.ndarray,
-        where: str,
-        first_episode: int = 0,
-        task_ids: Sequence[int] | None = None,
+        self, payload: tuple[nn.Module, Params], start: int, stop: int, tasks: Sequence[Task], seeds: EpisodeSeeds
     ) -> SampledRows:
-        """Episodes of the meta-batch's tasks ``start:stop`` (see :meth:`VectorSampler.sample_rows`)."""
+        """Episodes of the rows ``start:stop`` (see :meth:`VectorSampler.sample_rows`)."""
         policy, params = payload
         rows = {name: value[start:stop] for name, value in params.items()}
-        ids = list(range(start, stop)) if task_ids is None else list(task_ids)
-        return self.sampler.sample_rows(
-            policy, rows, tasks, seeds, noise, where, first_episode=first_episode, task_ids=ids
-        )
+        return self.sampler.sample_rows(policy, rows, tasks, seeds)
 
 
 def task_slices(num_tasks: int, workers: int) -> list[slice]:
@@ -187,25 +175,14 @@ class RaySampler(VectorSampler):
         return self._get([actor.ready.remote() for actor in self._actors])
 
     def sample_seeded(
-        self,
-        policy: nn.Module,
-        params: Params,
-        tasks: Sequence[Task],
-        seeds: np.ndarray,
-        noise: np.ndarray,
-        where: str,
-        first_episode: int = 0,
-        task_ids: Sequence[int] | None = None,
+        self, policy: nn.Module, params: Params, tasks: Sequence[Task], seeds: EpisodeSeeds
     ) -> SampledRows:
         """The meta-batch's tasks spread over the actors, each with its slices of the seeds."""
         ray = import_ray()
         # Once per phase into the object store; the module only gives the structure (CPU copy).
         payload = ray.put((copy.deepcopy(policy).cpu(), {k: v.detach().cpu() for k, v in params.items()}))
         refs = [
-            actor.sample_rows.remote(
-                payload, part.start, part.stop, list(tasks[part]), seeds[part], noise[part], where, first_episode,
-                None if task_ids is None else list(task_ids)[part],
-            )  # fmt: skip
+            actor.sample_rows.remote(payload, part.start, part.stop, list(tasks[part]), seeds.rows(part))
             for actor, part in zip(self._actors, task_slices(len(tasks), self.workers))
         ]
         return SampledRows.concatenate(self._get(refs))

@@ -153,6 +153,60 @@ class SampledRows:
         return EpisodeBatch(*tensors, success=success)
 
 
+@dataclasses.dataclass(frozen=True)
+class EpisodeSeeds:
+    """Which episodes of which tasks of a meta-batch to sample, by the seeds they derive from.
+
+    Episode ``j`` of meta-batch task ``i`` resets from ``episode_seeds(...)[i, j]`` and draws its
+    action noise as the ``j``-th episode of task ``i``'s noise generator, both from ``(seed,
+    iteration, phase, i, j)`` only: the same episodes whatever the chunking, the workers, or which
+    other tasks and episodes are sampled with them.
+
+    Attributes:
+        seed, iteration, phase: Where in the run the episodes are (``meta_rl.seeding``).
+        resets: ``[rows, episodes]`` reset seeds.
+        noise: ``[rows]`` seeds of each row's task's noise generator.
+        task_ids: Each row's task index in the meta-batch.
+        first_episode: The index of the first of these episodes within each task's.
+    """
+
+    seed: int
+    iteration: int
+    phase: int
+    resets: np.ndarray
+    noise: np.ndarray
+    task_ids: tuple[int, ...]
+    first_episode: int = 0
+
+    @classmethod
+    def of_batch(cls, seed: int, iteration: int, phase: int, num_tasks: int, episodes: int) -> "EpisodeSeeds":
+        """Episodes ``0 .. episodes - 1`` of every task of a meta-batch."""
+        return cls(
+            seed, iteration, phase, episode_seeds(seed, iteration, phase, num_tasks, episodes),
+            noise_seeds(seed, iteration, phase, num_tasks), tuple(range(num_tasks)),
+        )  # fmt: skip
+
+    def later(self, rows: Sequence[int], first_episode: int, episodes: int) -> "EpisodeSeeds":
+        """Episodes ``first_episode ..`` (``episodes`` of them) of these rows' tasks."""
+        ids = [self.task_ids[r] for r in rows]
+        # Seeds of the tasks up to the last one wanted (entry [i, j] depends on i and j only).
+        resets = episode_seeds(self.seed, self.iteration, self.phase, max(ids) + 1, episodes, first_episode)[ids]
+        return dataclasses.replace(
+            self, resets=resets, noise=self.noise[list(rows)], task_ids=tuple(ids), first_episode=first_episode
+        )
+
+    def rows(self, part: slice) -> "EpisodeSeeds":
+        """These seeds for a slice of the rows (a chunk, a worker's share)."""
+        return dataclasses.replace(
+            self, resets=self.resets[part], noise=self.noise[part], task_ids=self.task_ids[part]
+        )
+
+    @property
+    def where(self) -> str:
+        """Where the episodes are, in words, for error messages."""
+        return place(self.iteration, self.phase)
+
+
 def _check_finite(
     buffers: _Buffers, steps: int, chunk: slice, where: Callable[[int], str], first_episode: int = 0
 ) -> None:
@@ -358,13 +412,10 @@ class VectorSampler:
                 raise ValueError(f"params['{name}'] has {value.shape[0]} task rows for {num_tasks} tasks")
         if min_steps < 0:
             raise ValueError(f"min_steps must be non-negative, got {min_steps}")
-        noise = noise_seeds(seed, iteration, phase, num_tasks)
-        where = place(iteration, phase)
-        rows = self.sample_seeded(
-            policy, params, tasks, episode_seeds(seed, iteration, phase, num_tasks, episodes), noise, where
-        )
+        seeds = EpisodeSeeds.of_batch(seed, iteration, phase, num_tasks, episodes)
+        rows = self.sample_seeded(policy, params, tasks, seeds)
         if min_steps > 0:
-            rows = self._top_up(rows, policy, params, tasks, min_steps, (seed, iteration, phase), noise, where)
+            rows = self._top_up(rows, policy, params, tasks, min_steps, seeds)
         return rows.to_batch(self.device)
 
     def _top_up(
@@ -374,18 +425,16 @@ class VectorSampler:
         params: Params,
         tasks: Sequence[Task],
         min_steps: int,
-        place_of: tuple[int, int, int],
-        noise: np.ndarray,
-        where: str,
+        seeds: EpisodeSeeds,
     ) -> SampledRows:
         """``rows`` with more episodes for the tasks short of ``min_steps`` env steps (see
         :meth:`sample`).
 
         Each round samples, for the tasks still short, as many episodes as the furthest of them
-        needs at its mean episode length so far. Episode ``j`` of task ``i`` has its reset seed
-        and action noise from ``(seed, iteration, phase, i, j)``; the rounds' sizes follow from the
-        earlier episodes, so the batch is a function of the seeds, whatever the chunking or the
-        sampler. (A round's size still enters its policy forwards' floating-point rounding.)
+        needs at its mean episode length so far. Episodes come from their seeds
+        (:class:`EpisodeSeeds`) and the rounds' sizes from the earlier episodes, so the batch is a
+        function of the seeds, whatever the chunking or the sampler. (A round's size still enters
+        its policy forwards' floating-point rounding.)
         """
         episodes = rows.mask.shape[2]
         cap = MAX_EPISODES_FACTOR * episodes
@@ -400,7 +449,7 @@ class VectorSampler:
                 if not self._warned_cap:
                     self._warned_cap = True
                     print(
-                        f"meta-rl: warning: env '{self.env_id}' {where}: {len(short)} task(s) short of "
+                        f"meta-rl: warning: env '{self.env_id}' {seeds.where}: {len(short)} task(s) short of "
                         f"{min_steps} env steps after {cap} episodes ({MAX_EPISODES_FACTOR} times the "
                         f"batch's {episodes}); such batches keep {cap} episodes (said once)",
                         file=sys.stderr,
@@ -409,13 +458,10 @@ class VectorSampler:
             # As many as the task furthest from min_steps needs at its mean episode length so far.
             need = max(-(-(min_steps - sum(lengths[i])) * len(lengths[i]) // max(1, sum(lengths[i]))) for i in short)
             more = min(max(1, need), cap - done)
-            seed, iteration, phase = place_of
-            # Rows up to the last short task (entry [i, j] depends on i and j only), then those.
-            seeds = episode_seeds(seed, iteration, phase, short[-1] + 1, more, first_episode=done)[short]
             index = torch.tensor(short, device=next(iter(params.values())).device)
             wave = self.sample_seeded(
                 policy, {k: v.index_select(0, index) for k, v in params.items()}, [tasks[i] for i in short],
-                seeds, noise[short], where, first_episode=done, task_ids=short,
+                seeds.later(short, done, more),
             )  # fmt: skip
             for column, i in enumerate(short):
                 parts[i].append(wave.select([column]))
@@ -432,54 +478,31 @@ class VectorSampler:
         return SampledRows.concatenate(kept)
 
     def sample_seeded(
-        self,
-        policy: nn.Module,
-        params: Params,
-        tasks: Sequence[Task],
-        seeds: np.ndarray,
-        noise: np.ndarray,
-        where: str,
-        first_episode: int = 0,
-        task_ids: Sequence[int] | None = None,
+        self, policy: nn.Module, params: Params, tasks: Sequence[Task], seeds: EpisodeSeeds
     ) -> SampledRows:
-        """The whole meta-batch's episodes from their seeds: here, :meth:`sample_rows` of all
-        tasks; a distributed sampler spreads the tasks over its workers instead."""
-        return self.sample_rows(
-            policy, params, tasks, seeds, noise, where, first_episode=first_episode, task_ids=task_ids
-        )
+        """The episodes ``seeds`` names: here, :meth:`sample_rows` of all its rows; a distributed
+        sampler spreads the rows over its workers instead."""
+        return self.sample_rows(policy, params, tasks, seeds)
 
     @torch.no_grad()
     def sample_rows(
-        self,
-        policy: nn.Module,
-        params: Params,
-        tasks: Sequence[Task],
-        seeds: np.ndarray,
-        noise: np.ndarray,
-        where: str,
-        first_episode: int = 0,
-        task_ids: Sequence[int] | None = None,
+        self, policy: nn.Module, params: Params, tasks: Sequence[Task], seeds: EpisodeSeeds
     ) -> SampledRows:
-        """Episodes of some of a meta-batch's tasks, from their seeds: the work of :meth:`sample`.
+        """Episodes of some tasks of a meta-batch, from their seeds: the work of :meth:`sample`.
 
-        A distributed sampler gives each worker a slice of the meta-batch's tasks with the same
-        slices of the seeds; the episodes are those :meth:`sample` would give the whole batch.
+        A distributed sampler gives each worker a slice of the rows (``seeds.rows(part)``); the
+        episodes are those :meth:`sample` would give the whole batch.
 
         Args:
             policy: The policy module.
             params: The tasks' parameters (one row per task).
-            tasks: The tasks.
-            seeds: ``[tasks, episodes]`` reset seeds (``meta_rl.seeding.episode_seeds``).
-            noise: ``[tasks]`` action-noise seeds (``meta_rl.seeding.noise_seeds``).
-            where: Where in the run the episodes are, for error messages.
-            first_episode: The index of the first of these episodes within each task's: their
-                action noise follows that many episodes' noise in the task's generator.
-            task_ids: Each task's index in the meta-batch, for error messages (default 0, 1, ...).
+            tasks: The tasks, one per row of ``seeds``.
+            seeds: Which episodes (:class:`EpisodeSeeds`).
         """
-        num_tasks, episodes = seeds.shape
+        num_tasks, episodes = seeds.resets.shape
 
-        def located(task: int) -> str:
-            return f"from env '{self.env_id}' {where}, task {task if task_ids is None else task_ids[task]}"
+        def located(row: int) -> str:
+            return f"from env '{self.env_id}' {seeds.where}, task {seeds.task_ids[row]}"
 
         shape = (self.horizon, num_tasks, episodes)
         buffers = _Buffers(
@@ -500,10 +523,7 @@ class VectorSampler:
             for start in range(0, num_tasks, per_chunk):
                 chunk = slice(start, min(start + per_chunk, num_tasks))
                 chunk_params = {name: value[chunk] for name, value in params.items()}
-                steps = self._run_chunk(
-                    policy, chunk_params, tasks[chunk], seeds[chunk], noise[chunk], buffers, chunk, located,
-                    first_episode,
-                )  # fmt: skip
+                steps = self._run_chunk(policy, chunk_params, tasks[chunk], seeds.rows(chunk), buffers, chunk, located)
                 length = max(length, steps)
         return SampledRows(
             buffers.observations[:length], buffers.actions[:length], buffers.rewards[:length], buffers.mask[:length],
@@ -515,15 +535,14 @@ class VectorSampler:
         policy: nn.Module,
         params: Params,
         tasks: Sequence[Task],
-        seeds: np.ndarray,
-        noise_seeds: np.ndarray,
+        seeds: EpisodeSeeds,
         buffers: "_Buffers",
         chunk: slice,
         where: Callable[[int], str],
-        first_episode: int = 0,
     ) -> int:
         """Runs one chunk's episodes into its columns of ``buffers``; returns the steps taken."""
-        num_tasks, episodes = seeds.shape
+        num_tasks, episodes = seeds.resets.shape
+        first_episode = seeds.first_episode
         n = num_tasks * episodes
         env = self._vector_env(n)
         _set_tasks(env, [task for task in tasks for _ in range(episodes)])
@@ -532,11 +551,11 @@ class VectorSampler:
         # [T, tasks, episodes, act].
         shape = (first_episode + episodes, self.horizon, self.act_dim)
         drawn = np.stack(
-            [np.random.default_rng(int(s)).standard_normal(shape, dtype=np.float32)[first_episode:] for s in noise_seeds]
+            [np.random.default_rng(int(s)).standard_normal(shape, dtype=np.float32)[first_episode:] for s in seeds.noise]
         )
         noise = torch.from_numpy(np.ascontiguousarray(drawn.transpose(2, 0, 1, 3))).to(self.device)
         policy_step = task_policy(policy, params)
-        obs, _ = env.reset(seed=[int(s) for s in seeds.reshape(n)])
+        obs, _ = env.reset(seed=[int(s) for s in seeds.resets.reshape(n)])
         alive = np.ones(n, dtype=bool)
         on_cpu = self.device.type == "cpu"
         for t in range(self.horizon):
