@@ -164,12 +164,29 @@ class MetaPolicy:
             env.unwrapped.set_task(task)  # type: ignore[attr-defined]
         return env
 
-    def collect(self, env: gym.Env, episodes: int, seed: int = 0, deterministic: bool = False) -> Episodes:
-        """Runs ``episodes`` episodes in ``env`` (resets seeded ``seed, seed + 1, ...``)."""
+    def collect(
+        self, env: gym.Env, episodes: int, seed: int = 0, deterministic: bool = False, min_steps: int | None = None
+    ) -> Episodes:
+        """Runs ``episodes`` episodes in ``env`` (resets seeded ``seed, seed + 1, ...``), and more
+        while they hold fewer than ``min_steps`` env steps.
+
+        Args:
+            env: An env of the run's family (:meth:`make_env`).
+            episodes: Episodes to run at least.
+            seed: The first episode's reset seed.
+            deterministic: Play the mean action instead of sampling.
+            min_steps: Env steps to reach with whole episodes. Default: the run's batches,
+                ``episodes`` x the env's time limit if the run samples ``batch_by_steps`` (as the
+                Ant presets and the paper do), else none.
+        """
         if episodes < 1:
             raise MetaRLError(f"episodes must be at least 1, got {episodes}")
+        if min_steps is None:
+            horizon = env.spec.max_episode_steps if env.spec is not None else None
+            min_steps = episodes * horizon if self.config.batch_by_steps and horizon else 0
         observations, actions, rewards = [], [], []
-        for e in range(episodes):
+        steps, e = 0, 0
+        while e < episodes or steps < min_steps:
             obs, _ = env.reset(seed=seed + e)
             o_list, a_list, r_list = [], [], []
             done = False
@@ -184,6 +201,7 @@ class MetaPolicy:
             observations.append(np.stack(o_list))
             actions.append(np.stack(a_list))
             rewards.append(np.array(r_list, np.float32))
+            steps, e = steps + len(r_list), e + 1
         return Episodes(observations, actions, rewards)
 
     # ----------------------------------------------------------------------------- adapting

@@ -94,3 +94,21 @@ def test_train_from_python_returns_a_loadable_run(tmp_path: Path) -> None:
     )  # fmt: skip
     policy = meta_rl.load(run)
     assert policy.config.iterations == 1 and policy.steps == 0
+
+
+def test_collect_follows_the_runs_batches_by_steps(tmp_path: Path) -> None:
+    """A run that samples batch_by_steps (the Ant presets) collects as its trainer does: whole
+    episodes until episodes x horizon steps; min_steps=0 gives exactly the episodes."""
+    run = meta_rl.train(
+        "ant-vel", run_dir=tmp_path / "run", progress=False, iterations=0, eval_every=0, hidden_sizes=[8],
+        env_kwargs={"qvel_noise_scale": 4.0},  # episodes end early
+    )  # fmt: skip
+    policy = meta_rl.load(run)
+    assert policy.config.batch_by_steps
+    env = policy.make_env()
+    topped = policy.collect(env, 2, seed=3, deterministic=True)
+    lengths = [len(r) for r in topped.rewards]
+    assert sum(lengths) >= 2 * 200 and sum(lengths[:-1]) < 2 * 200 and len(lengths) > 2
+    exact = policy.collect(env, 2, seed=3, deterministic=True, min_steps=0)
+    assert len(exact.rewards) == 2
+    np.testing.assert_array_equal(exact.rewards[0], topped.rewards[0])
