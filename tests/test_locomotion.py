@@ -527,7 +527,7 @@ def test_topped_up_batches_reach_the_steps_with_the_fewest_episodes() -> None:
     sampler = _jumpy_ant()
     tasks = sampler.sample_tasks(3, np.random.default_rng(0))
     params = task_batched(policy.initial_params(), len(tasks))
-    episodes, min_steps = 3, 3 * 60
+    episodes, min_steps = 3, 3 * 200  # batch_by_steps: episodes x horizon
     fixed = sampler.sample(policy, params, tasks, episodes, seed=5, iteration=2, phase=0)
     assert (fixed.mask.sum((0, 2)) < min_steps).any(), "some task must be short for this test"
     topped = sampler.sample(policy, params, tasks, episodes, seed=5, iteration=2, phase=0, min_steps=min_steps)
