@@ -467,8 +467,8 @@ class VectorSampler:
                 parts[i].append(wave.select([column]))
                 lengths[i].extend(wave.mask[:, column].sum(0).astype(np.int64))
         # Each task's first episodes up to the fewest, in order, that reach min_steps, and never
-        # fewer than the batch's: what a round sampled beyond that is dropped, so the result does
-        # not depend on the rounds' sizes.
+        # fewer than the batch's: what a round sampled beyond that is dropped, so which episodes a
+        # batch holds does not depend on the rounds' sizes.
         counts = [
             max(episodes, int(np.argmax(np.cumsum(each) >= min_steps)) + 1 if sum(each) >= min_steps else len(each))
             for each in lengths
