@@ -10,7 +10,8 @@
 #    runs/reference/PRESET-pretrained, resumable like the reference runs; evaluated the same way.
 # 3. Oracle: `meta-rl oracle PRESET` (sb3-contrib TRPO, the task in the observation, ORACLE_TIMESTEPS
 #    env steps, default 1,000,000) into runs/reference/PRESET/oracle.
-# 4. runs/reference/PRESET/baselines.png: the three adaptation curves.
+# 4. runs/reference/PRESET/baselines.png: the three adaptation curves, and learning_curve.png: the
+#    run's held-out return before and after one step against the iteration.
 #
 # REFERENCE_DIR (default runs/reference) is where the run folders are. Run it in the background at
 # low priority, after the reference run of PRESET finished (scripts/reference_runs.sh).
@@ -38,3 +39,4 @@ meta-rl evaluate "$pretrained" --steps 3 --label pretrained --no-progress
   meta-rl oracle "$preset" --timesteps "$timesteps" --out "$maml/oracle" --no-progress
 meta-rl plot "$maml/evaluation" "$pretrained/evaluation" "$maml/oracle" --labels MAML pretrained oracle \
   --out "$maml/baselines.png" --title "$preset: 40 held-out tasks"
+meta-rl plot "$maml" --learning-curve --out "$maml/learning_curve.png"
