@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -12,15 +13,15 @@ import torch
 
 from envs.navigation import NavigationTask
 from envs.tasks import Task
-from meta_rl.training.checkpoint import load_checkpoint
 from meta_rl.cli import main
 from meta_rl.errors import MetaRLError
 from meta_rl.evaluation import EvaluationResult
 from meta_rl.evaluation.oracle import TaskInObservation, task_features, train_oracle
 from meta_rl.evaluation.plotting import plot_results
-from meta_rl.seeding import TEST_TASKS, TRAIN_TASKS, task_rng
 from meta_rl.evaluation.stats import bootstrap_ci, standard_error, summarize
+from meta_rl.seeding import TEST_TASKS, TRAIN_TASKS, task_rng
 from meta_rl.training import RLTrainer, evaluate_run
+from meta_rl.training.checkpoint import load_checkpoint
 from tests.conftest import tiny_config
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -280,3 +281,39 @@ def test_evaluate_shows_a_progress_bar_unless_asked_not_to(
     assert "evaluate: 100%" in capsys.readouterr().err
     assert main([*args, str(tmp_path / "b"), "--no-progress"]) == 0
     assert "evaluate:" not in capsys.readouterr().err
+
+
+def test_returns_by_task_bins_each_result_by_a_task_parameter(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """scripts/returns_by_task.py: per-bin means computed by hand, the step chosen per folder."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("returns_by_task", Path(__file__).parents[1] / "scripts" / "returns_by_task.py")
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+
+    tasks = [{"type": "envs.locomotion:GoalVelocityTask", "params": {"velocity": v}} for v in (0.2, 0.7, 1.9, 2.0)]
+    maml = np.array([[1.0, 3.0, -5.0, -7.0], [10.0, 20.0, -1.0, -3.0]])
+    EvaluationResult("MAML", "return", maml, tasks, {}).write(tmp_path / "maml")
+    EvaluationResult("oracle", "return", np.array([[30.0, 40.0, 8.0, 6.0]]), tasks, {}).write(tmp_path / "oracle")
+    out = tmp_path / "bins.csv"
+    script.main([f"{tmp_path / 'maml'}:1", str(tmp_path / "oracle"), "--param", "velocity",
+                 "--edges", "0", "1", "2", "--labels", "MAML", "oracle", "--csv", str(out)])  # fmt: skip
+    with open(out, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    # velocity 2.0 equals the last edge and counts in the last bin.
+    assert [(r["velocity"], r["tasks"]) for r in rows] == [("0 to 1", "2"), ("1 to 2", "2"), ("all", "4")]
+    assert [float(r["MAML"]) for r in rows] == [15.0, -2.0, 6.5]
+    assert [float(r["oracle"]) for r in rows] == [35.0, 7.0, 21.0]
+    assert "| 0 to 1 | 2 | 15.0 | 35.0 |" in capsys.readouterr().out
+
+    other = [{"type": "envs.locomotion:GoalVelocityTask", "params": {"velocity": v}} for v in (0.1, 0.7, 1.9, 2.0)]
+    EvaluationResult("other", "return", maml, other, {}).write(tmp_path / "other")
+    for argv, message in [
+        ([str(tmp_path / "maml"), str(tmp_path / "other")], "other tasks"),
+        ([f"{tmp_path / 'maml'}:2"], "steps 0 to 1, not 2"),
+    ]:
+        with pytest.raises(SystemExit, match=message):
+            script.main([*argv, "--param", "velocity", "--edges", "0", "3"])
+    with pytest.raises(SystemExit, match="no parameter 'speed'"):
+        script.main([str(tmp_path / "maml"), "--param", "speed", "--edges", "0", "3"])
