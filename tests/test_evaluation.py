@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -283,14 +284,43 @@ def test_evaluate_shows_a_progress_bar_unless_asked_not_to(
     assert "evaluate:" not in capsys.readouterr().err
 
 
-def test_returns_by_task_bins_each_result_by_a_task_parameter(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """scripts/returns_by_task.py: per-bin means computed by hand, the step chosen per folder."""
+def _script(name: str) -> Any:
+    """A module of scripts/, imported from its file (scripts/ is not a package)."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("returns_by_task", Path(__file__).parents[1] / "scripts" / "returns_by_task.py")
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).parents[1] / "scripts" / f"{name}.py")
     assert spec is not None and spec.loader is not None
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_original_results_rebuild_the_test_scripts_targets(tmp_path: Path) -> None:
+    """scripts/original_results.py: the original's pickle as a result folder, its targets rebuilt."""
+    import pickle
+
+    script = _script("original_results")
+    returns = [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]  # [step][task], as the original's files
+    with open(tmp_path / "maml.pkl", "wb") as handle:
+        pickle.dump({"task_avg_returns": returns}, handle, protocol=2)
+    script.main([str(tmp_path / "maml.pkl"), "--label", "paper", "--seed", "1", "--low", "0", "--high", "3",
+                 "--out", str(tmp_path / "paper")])  # fmt: skip
+    result = EvaluationResult.read(tmp_path / "paper")
+    np.testing.assert_array_equal(result.values, returns)
+    np.random.seed(1)  # what maml_examples/test_maml_ant.py does
+    expected = np.random.uniform(0.0, 3.0, size=(3,))
+    assert [t["params"]["velocity"] for t in result.tasks] == list(expected)
+    with open(tmp_path / "other.pkl", "wb") as handle:
+        pickle.dump([1.0, 2.0], handle)
+    with pytest.raises(SystemExit, match="not one of the original's result files"):
+        script.main([str(tmp_path / "other.pkl"), "--label", "x", "--seed", "1", "--low", "0", "--high", "3",
+                     "--out", str(tmp_path / "x")])  # fmt: skip
+    assert not (tmp_path / "x").exists()
+
+
+def test_returns_by_task_bins_each_result_by_a_task_parameter(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """scripts/returns_by_task.py: per-bin means computed by hand, the step chosen per folder."""
+    script = _script("returns_by_task")
 
     tasks = [{"type": "envs.locomotion:GoalVelocityTask", "params": {"velocity": v}} for v in (0.2, 0.7, 1.9, 2.0)]
     maml = np.array([[1.0, 3.0, -5.0, -7.0], [10.0, 20.0, -1.0, -3.0]])
@@ -307,13 +337,18 @@ def test_returns_by_task_bins_each_result_by_a_task_parameter(tmp_path: Path, ca
     assert [float(r["oracle"]) for r in rows] == [35.0, 7.0, 21.0]
     assert "| 0 to 1 | 2 | 15.0 | 35.0 |" in capsys.readouterr().out
 
-    other = [{"type": "envs.locomotion:GoalVelocityTask", "params": {"velocity": v}} for v in (0.1, 0.7, 1.9, 2.0)]
-    EvaluationResult("other", "return", maml, other, {}).write(tmp_path / "other")
-    for argv, message in [
-        ([str(tmp_path / "maml"), str(tmp_path / "other")], "other tasks"),
-        ([f"{tmp_path / 'maml'}:2"], "steps 0 to 1, not 2"),
-    ]:
-        with pytest.raises(SystemExit, match=message):
-            script.main([*argv, "--param", "velocity", "--edges", "0", "3"])
+    # Results of other tasks (the paper's targets) are binned each on its own, with their counts.
+    other = [{"type": "envs.locomotion:GoalVelocityTask", "params": {"velocity": v}} for v in (0.1, 0.3, 0.6, 1.5)]
+    EvaluationResult("paper", "return", np.array([[2.0, 4.0, 6.0, 8.0]]), other, {}).write(tmp_path / "paper")
+    script.main([str(tmp_path / "oracle"), str(tmp_path / "paper"), "--param", "velocity", "--edges", "0", "1", "2",
+                 "--labels", "oracle", "paper", "--csv", str(out), "--plot", str(tmp_path / "bins.png")])  # fmt: skip
+    assert_png(tmp_path / "bins.png")
+    with open(out, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(r["oracle"], r["oracle: tasks"], r["paper"], r["paper: tasks"]) for r in rows] == [
+        ("35.0", "2", "4.0", "3"), ("7.0", "2", "8.0", "1"), ("21.0", "4", "5.0", "4")
+    ]  # fmt: skip
+    with pytest.raises(SystemExit, match="steps 0 to 1, not 2"):
+        script.main([f"{tmp_path / 'maml'}:2", "--param", "velocity", "--edges", "0", "3"])
     with pytest.raises(SystemExit, match="no parameter 'speed'"):
         script.main([str(tmp_path / "maml"), "--param", "speed", "--edges", "0", "3"])
