@@ -12,6 +12,10 @@ the paper's numbers beside ours, task by task::
     python scripts/original_results.py /tmp/maml.pkl --label "MAML, the paper" \
         --seed 1 --low 0 --high 3 --out runs/reference/ant-vel/paper/maml
 
+The direction families draw the same way and turn a target into a direction: backward below the
+middle of the range, forward above (``half_cheetah_env_rand_direc.py``: ``-1.0 if goal < 1.0 else
+1.0``); ``--sign-at 1.0 --task-type envs.locomotion:DirectionTask --param direction`` does that.
+
 The pickle is the original repository's data file; read only files from that repository, as
 unpickling runs code.
 """
@@ -59,15 +63,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--high", type=float, required=True, help="the targets' upper bound")
     parser.add_argument("--task-type", default="envs.locomotion:GoalVelocityTask")
     parser.add_argument("--param", default="velocity", help="the task parameter the targets set")
+    parser.add_argument("--sign-at", type=float, help="a direction family: -1 below this target, +1 from it on")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
 
     values = read_returns(args.pickle)
     targets = original_targets(args.seed, args.low, args.high, values.shape[1])
+    if args.sign_at is not None:
+        targets = np.where(targets < args.sign_at, -1.0, 1.0)
     tasks = [{"type": args.task_type, "params": {args.param: float(t)}} for t in targets]
     protocol = {
         "source": f"cbfinn/maml_rl {args.pickle.name}",
-        "targets": f"np.random.seed({args.seed}); np.random.uniform({args.low}, {args.high}, {values.shape[1]})",
+        "targets": f"np.random.seed({args.seed}); np.random.uniform({args.low}, {args.high}, {values.shape[1]})"
+        + (f"; -1 below {args.sign_at}, else +1" if args.sign_at is not None else ""),
         "tasks": values.shape[1],
         "steps": values.shape[0] - 1,
     }

@@ -310,6 +310,10 @@ def test_original_results_rebuild_the_test_scripts_targets(tmp_path: Path) -> No
     np.random.seed(1)  # what maml_examples/test_maml_ant.py does
     expected = np.random.uniform(0.0, 3.0, size=(3,))
     assert [t["params"]["velocity"] for t in result.tasks] == list(expected)
+    script.main([str(tmp_path / "maml.pkl"), "--label", "paper", "--seed", "1", "--low", "0", "--high", "3",
+                 "--sign-at", "1.5", "--param", "direction", "--out", str(tmp_path / "direction")])  # fmt: skip
+    directions = [t["params"]["direction"] for t in EvaluationResult.read(tmp_path / "direction").tasks]
+    assert directions == [-1.0 if v < 1.5 else 1.0 for v in expected]
     with open(tmp_path / "other.pkl", "wb") as handle:
         pickle.dump([1.0, 2.0], handle)
     with pytest.raises(SystemExit, match="not one of the original's result files"):
