@@ -126,6 +126,11 @@ def _build_parser() -> argparse.ArgumentParser:
     oracle.add_argument("--episodes", type=int, default=None, help="episodes per test task")
     oracle.add_argument("--label", default="oracle")
     oracle.add_argument("--out", type=Path, required=True, help="result folder")
+    oracle.add_argument(
+        "--checkpoint-every", type=int, default=100_000, metavar="STEPS",
+        help="save the unfinished model to OUT/oracle.partial.zip this often (default 100000; 0: never)",
+    )  # fmt: skip
+    oracle.add_argument("--resume", action="store_true", help="continue the unfinished oracle in OUT")
     oracle.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
     config = sub.add_parser("config", help="list every config key with its value and its meaning")
@@ -384,17 +389,19 @@ def _print_summary(result: "EvaluationResult") -> None:  # noqa: F821
 
 def _oracle(args: argparse.Namespace) -> int:
     from meta_rl.config import load_config
-    from meta_rl.evaluation.oracle import train_oracle
+    from meta_rl.evaluation.oracle import PARTIAL_NAME, train_oracle
     from meta_rl.evaluation.plotting import plot_results
 
     config = load_config(args.preset, args.overrides)
     if config.kind != "rl":
         raise MetaRLError(f"the oracle baseline is for RL task families; this preset is {config.kind}")
-    if args.out.exists() and any(args.out.iterdir()):
-        raise MetaRLError(f"output folder '{args.out}' is not empty")
+    if not args.resume and args.out.exists() and any(args.out.iterdir()):
+        hint = " (it holds an unfinished oracle: --resume continues it)" if (args.out / PARTIAL_NAME).exists() else ""
+        raise MetaRLError(f"output folder '{args.out}' is not empty{hint}")
     result = train_oracle(
-        config, args.timesteps, args.out, args.algo, args.episodes, args.label, progress=not args.no_progress
-    )
+        config, args.timesteps, args.out, args.algo, args.episodes, args.label, progress=not args.no_progress,
+        checkpoint_every=args.checkpoint_every, resume=args.resume,
+    )  # fmt: skip
     result.write(args.out)
     plot_results([result], args.out / "adaptation.png")
     _print_summary(result)

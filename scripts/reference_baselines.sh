@@ -9,7 +9,8 @@
 #    the same task distribution), PRETRAINED_ITERATIONS iterations (default: the preset's) into
 #    runs/reference/PRESET-pretrained, resumable like the reference runs; evaluated the same way.
 # 3. Oracle: `meta-rl oracle PRESET` (sb3-contrib TRPO, the task in the observation, ORACLE_TIMESTEPS
-#    env steps, default 1,000,000) into runs/reference/PRESET/oracle.
+#    env steps, default 1,000,000) into runs/reference/PRESET/oracle; it saves its model every
+#    100,000 steps (oracle/oracle.partial.zip: commit it with the run) and continues from it.
 # 4. runs/reference/PRESET/baselines.png: the three adaptation curves, and learning_curve.png: the
 #    run's held-out return before and after one step against the iteration.
 #
@@ -35,8 +36,12 @@ else
     ${iterations:+--iterations "$iterations"}
 fi
 meta-rl evaluate "$pretrained" --steps 3 --label pretrained --no-progress
-[ -f "$maml/oracle/summary.csv" ] ||
-  meta-rl oracle "$preset" --timesteps "$timesteps" --out "$maml/oracle" --no-progress
+if [ ! -f "$maml/oracle/summary.csv" ]; then
+  # An unfinished oracle (its model saved every 100,000 steps) continues where it was saved.
+  resume=()
+  [ -f "$maml/oracle/oracle.partial.zip" ] && resume=(--resume)
+  meta-rl oracle "$preset" --timesteps "$timesteps" --out "$maml/oracle" --no-progress ${resume[@]+"${resume[@]}"}
+fi
 meta-rl plot "$maml/evaluation" "$pretrained/evaluation" "$maml/oracle" --labels MAML pretrained oracle \
   --out "$maml/baselines.png" --title "$preset: 40 held-out tasks"
 meta-rl plot "$maml" --learning-curve --out "$maml/learning_curve.png"

@@ -175,6 +175,44 @@ def test_oracle_trains_and_evaluates_on_the_test_tasks(tmp_path: Path) -> None:
     assert result.tasks == expected
 
 
+def test_an_interrupted_oracle_resumes_from_its_partial_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Killed after its first checkpoint, the oracle continues from it to the steps asked for."""
+    from stable_baselines3 import PPO
+
+    from meta_rl.evaluation import oracle
+
+    config = tiny_config(eval_tasks=2, eval_episodes=1)
+    out = tmp_path / "oracle"
+    with pytest.raises(MetaRLError, match="nothing to resume"):
+        train_oracle(config, 256, out, algo="ppo", resume=True)
+    real_save = oracle.save_partial
+
+    def save_then_die(model: Any, path: Path) -> None:
+        real_save(model, path)
+        raise KeyboardInterrupt  # as if the machine went away right after the save
+
+    monkeypatch.setattr(oracle, "save_partial", save_then_die)
+    rollout = 64  # PPO's n_steps: the first save comes when the second rollout starts
+    small = {"n_steps": rollout, "batch_size": rollout}
+    with pytest.raises(KeyboardInterrupt):
+        train_oracle(config, 3 * rollout, out, algo="ppo", checkpoint_every=rollout, algo_kwargs=small)
+    monkeypatch.undo()
+    assert PPO.load(out / oracle.PARTIAL_NAME).num_timesteps == rollout
+    assert not (out / "oracle.zip").exists()
+
+    assert main(["oracle", "navigation2d", "--timesteps", "256", "--out", str(out)]) == 2
+    assert "--resume continues it" in capsys.readouterr().err
+    with pytest.raises(MetaRLError, match="other settings.*algo: 'ppo' there, 'trpo' here"):
+        train_oracle(config, 3 * rollout, out, algo="trpo", resume=True, algo_kwargs=small)
+
+    result = train_oracle(config, 3 * rollout, out, algo="ppo", checkpoint_every=rollout, resume=True, algo_kwargs=small)
+    assert result.values.shape == (1, 2)
+    assert PPO.load(out / "oracle.zip").num_timesteps == 3 * rollout
+    assert sorted(p.name for p in out.iterdir()) == ["oracle.zip"]  # the partial model is gone
+
+
 # ------------------------------------------------------------------------------------ figures
 def _result(label: str, steps: int = 3) -> EvaluationResult:
     values = np.arange(steps * 4, dtype=float).reshape(steps, 4)

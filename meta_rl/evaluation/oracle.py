@@ -3,12 +3,18 @@
 It is trained on tasks drawn from the training distribution (a new one at every reset) with the
 task's parameters appended to the observation, and is not adapted at test time: in the figures it
 is a flat line. ``sb3_contrib.TRPO`` is the paper's choice; PPO is offered as well.
+
+Long oracles (the original trained its Ant oracle for 11M steps, hours here) save the model every
+``checkpoint_every`` steps to ``oracle.partial.zip`` in the output folder, and continue from it
+with ``resume=True`` (``meta-rl oracle ... --resume``) on any machine that has the folder.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import numbers
+import os
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +104,10 @@ def _oracle_env(config: TrainConfig, rng: np.random.Generator | None, task: Task
     return Monitor(gym.wrappers.RescaleAction(env, low, high))
 
 
+PARTIAL_NAME = "oracle.partial.zip"  # the model of an unfinished oracle, for --resume
+PARTIAL_META_NAME = "oracle.partial.json"  # what it was trained with, checked on resume
+
+
 def train_oracle(
     config: TrainConfig,
     timesteps: int,
@@ -106,20 +116,35 @@ def train_oracle(
     episodes: int | None = None,
     label: str = "oracle",
     progress: bool = False,
+    checkpoint_every: int = 0,
+    resume: bool = False,
+    algo_kwargs: dict[str, Any] | None = None,
 ) -> EvaluationResult:
     """Trains the oracle and evaluates it on the config's held-out test tasks.
 
     Args:
         config: The family, seeds, test tasks and policy widths to use.
-        timesteps: Training env steps.
+        timesteps: Training env steps (in all, counting those of a resumed model).
         out_dir: Where the model (``oracle.zip``) is saved.
         algo: ``trpo`` (sb3-contrib) or ``ppo`` (Stable-Baselines3).
         episodes: Episodes per test task (default: the config's ``eval_episodes``).
         label: Name in plots.
         progress: Show progress bars for the training steps and the test tasks.
+        checkpoint_every: Save the model to ``out_dir/oracle.partial.zip`` after the first update
+            at least this many steps after the last save (0: never). It is removed when the oracle
+            is done.
+        resume: Continue the model in ``out_dir/oracle.partial.zip`` up to ``timesteps``. The
+            continued run is not bit-identical to an uninterrupted one (the random generators'
+            states are not saved), and it draws its training tasks from a stream of its own.
+        algo_kwargs: More keyword arguments of the algorithm's constructor (``n_steps``, ...).
 
     Returns:
         A one-step result (returns of the un-adapted oracle on each test task).
+
+    Raises:
+        MetaRLError: On an unknown algorithm, non-positive ``timesteps`` or negative
+            ``checkpoint_every``; on ``resume`` without a partial model, or with one trained with
+            other settings.
     """
     from sb3_contrib import TRPO
     from stable_baselines3 import PPO
@@ -133,27 +158,67 @@ def train_oracle(
         raise MetaRLError(f"unknown oracle algorithm '{algo}' (choose from {sorted(algorithms)})")
     if timesteps < 1:
         raise MetaRLError(f"--timesteps must be positive, got {timesteps}")
+    if checkpoint_every < 0:
+        raise MetaRLError(f"--checkpoint-every must be 0 (never) or positive, got {checkpoint_every}")
     device = resolve_device(config.device)  # SB3 would fall back to the CPU silently
-    env = _oracle_env(config, task_rng(config.seed, TRAIN_TASKS, 0), None)
-    policy_kwargs = {"net_arch": list(config.hidden_sizes), "activation_fn": nn.ReLU}
-    model = algorithms[algo](
-        "MlpPolicy", env, seed=config.seed, policy_kwargs=policy_kwargs, device=device,
-        gamma=config.gamma, verbose=0,
-    )  # fmt: skip
-    class _Bar(BaseCallback):  # SB3's own progress bar needs `rich`; tqdm is here already
+    # What a partial model must have been trained with to be continued here.
+    settings = {
+        "env_id": config.env_id, "env_kwargs": config.env_kwargs, "algo": algo, "seed": config.seed,
+        "hidden_sizes": list(config.hidden_sizes), "gamma": config.gamma, "algo_kwargs": algo_kwargs or {},
+    }  # fmt: skip
+    partial, partial_meta = out_dir / PARTIAL_NAME, out_dir / PARTIAL_META_NAME
+    cls = algorithms[algo]
+    if resume:
+        if not partial.is_file() or not partial_meta.is_file():
+            raise MetaRLError(f"nothing to resume in '{out_dir}': it holds no {PARTIAL_NAME} and {PARTIAL_META_NAME}")
+        saved = json.loads(partial_meta.read_text())
+        differ = sorted(k for k in settings if saved.get(k) != settings[k])
+        if differ:
+            detail = ", ".join(f"{k}: {saved.get(k)!r} there, {settings[k]!r} here" for k in differ)
+            raise MetaRLError(f"the oracle in '{out_dir}' was trained with other settings ({detail})")
+        model = cls.load(partial, device=device)
+        done = model.num_timesteps
+        # A stream of its own: the resumed run does not replay the first run's training tasks.
+        env = _oracle_env(config, task_rng(config.seed, TRAIN_TASKS, done), None)
+        model.set_env(env)
+    else:
+        done = 0
+        env = _oracle_env(config, task_rng(config.seed, TRAIN_TASKS, 0), None)
+        policy_kwargs = {"net_arch": list(config.hidden_sizes), "activation_fn": nn.ReLU}
+        model = cls(
+            "MlpPolicy", env, seed=config.seed, policy_kwargs=policy_kwargs, device=device,
+            gamma=config.gamma, verbose=0, **(algo_kwargs or {}),
+        )  # fmt: skip
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if checkpoint_every:
+        _atomic_write(partial_meta, json.dumps(settings, indent=1).encode())
+
+    class _Progress(BaseCallback):
+        """A tqdm bar (SB3's own needs `rich`) and the periodic partial model."""
+
         def __init__(self) -> None:
             super().__init__()
-            self.bar = tqdm(total=timesteps, desc="oracle: train", unit="step", disable=not progress)
+            self.bar = tqdm(total=timesteps, initial=done, desc="oracle: train", unit="step", disable=not progress)
+            self.saved_at = done
 
         def _on_step(self) -> bool:
             self.bar.update(self.model.num_timesteps - self.bar.n)
             return True
 
+        def _on_rollout_start(self) -> None:
+            # Here every step counted in num_timesteps has been trained on (SB3 calls this after
+            # the previous rollout's update), so a resumed model loses no data.
+            if checkpoint_every and self.model.num_timesteps - self.saved_at >= checkpoint_every:
+                save_partial(self.model, partial)
+                self.saved_at = self.model.num_timesteps
+
         def _on_training_end(self) -> None:
             self.bar.close()
 
-    model.learn(total_timesteps=timesteps, callback=_Bar())
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if timesteps > done:
+        model.learn(total_timesteps=timesteps - done, callback=_Progress(), reset_num_timesteps=not resume)
+    if checkpoint_every:
+        save_partial(model, partial)  # the evaluation below may still be interrupted
     model.save(out_dir / "oracle.zip")
     env.close()
     probe = make_env(config.env_id, config.env_kwargs)
@@ -169,9 +234,24 @@ def train_oracle(
         mean, _ = evaluate_policy(model, venv, n_eval_episodes=eps, deterministic=False)
         returns[0, i] = mean
         venv.close()
+    partial.unlink(missing_ok=True)
+    partial_meta.unlink(missing_ok=True)
     protocol = {
         "env_id": config.env_id, "algo": algo, "timesteps": timesteps, "seed": config.seed,
         "test_seed": config.test_seed, "tasks": len(tasks), "episodes_per_step": eps,
         "steps": 0, "deterministic": False,
     }  # fmt: skip
     return EvaluationResult(label, "return", returns, [task_to_dict(t) for t in tasks], protocol)
+
+
+def save_partial(model: Any, path: Path) -> None:
+    """Saves an SB3 model to ``path`` atomically: an interrupted save leaves the previous file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    model.save(tmp)  # the suffix .tmp stops SB3 from appending .zip
+    os.replace(tmp, path)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
