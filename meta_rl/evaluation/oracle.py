@@ -166,6 +166,7 @@ def train_oracle(
         "env_id": config.env_id, "env_kwargs": config.env_kwargs, "algo": algo, "seed": config.seed,
         "hidden_sizes": list(config.hidden_sizes), "gamma": config.gamma, "algo_kwargs": algo_kwargs or {},
     }  # fmt: skip
+    settings = json.loads(json.dumps(settings))  # as read back from the file (tuples as lists)
     partial, partial_meta = out_dir / PARTIAL_NAME, out_dir / PARTIAL_META_NAME
     cls = algorithms[algo]
     if resume:
