@@ -28,7 +28,7 @@ from envs.tasks import Task, sample_test_tasks, task_to_dict
 from meta_rl.config import TrainConfig
 from meta_rl.errors import MetaRLError
 from meta_rl.device import resolve_device
-from meta_rl.evaluation.result import EvaluationResult
+from meta_rl.evaluation.result import EvaluationResult, atomic_write_text
 from meta_rl.sampling import make_env
 from meta_rl.seeding import TEST_TASKS, TRAIN_TASKS, task_rng
 
@@ -192,7 +192,7 @@ def train_oracle(
         )  # fmt: skip
     out_dir.mkdir(parents=True, exist_ok=True)
     if checkpoint_every:
-        _atomic_write(partial_meta, json.dumps(settings, indent=1).encode())
+        atomic_write_text(partial_meta, json.dumps(settings, indent=1))
 
     class _Progress(BaseCallback):
         """A tqdm bar (SB3's own needs `rich`) and the periodic partial model."""
@@ -249,10 +249,4 @@ def save_partial(model: Any, path: Path) -> None:
     """Saves an SB3 model to ``path`` atomically: an interrupted save leaves the previous file."""
     tmp = path.with_name(f".{path.name}.tmp")
     model.save(tmp)  # the suffix .tmp stops SB3 from appending .zip
-    os.replace(tmp, path)
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
     os.replace(tmp, path)

@@ -71,7 +71,7 @@ class EvaluationResult:
         columns = ["task", "step", self.metric, *self.extra, "task_json"]
         _write_csv(out_dir / "per_task.csv", columns, per_task)
         meta = {"label": self.label, "metric": self.metric, "extra": list(self.extra), "protocol": self.protocol}
-        _atomic_write_text(out_dir / "result.json", json.dumps(meta, indent=1))
+        atomic_write_text(out_dir / "result.json", json.dumps(meta, indent=1))
         for old in out_dir.glob("events.out.tfevents.*"):  # a re-run replaces, not appends
             old.unlink()
         with SummaryWriter(log_dir=str(out_dir)) as writer:
@@ -106,7 +106,8 @@ class EvaluationResult:
         return cls(meta["label"], meta["metric"], values, task_dicts, meta["protocol"], extra)
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
+def atomic_write_text(path: Path, text: str) -> None:
+    """Writes ``text`` to ``path`` through a temporary file: a reader never sees half of it."""
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
