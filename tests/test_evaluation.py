@@ -175,6 +175,27 @@ def test_oracle_trains_and_evaluates_on_the_test_tasks(tmp_path: Path) -> None:
     assert result.tasks == expected
 
 
+def test_oracle_passes_algorithm_arguments_and_names_bad_ones(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from stable_baselines3 import PPO
+
+    out = tmp_path / "oracle"
+    base = ["oracle", "navigation2d", "--algo", "ppo", "--timesteps", "128", "--episodes", "1", "--no-progress"]
+    bad = {
+        "n_step=64": "ppo has no argument n_step (it takes ",
+        "gamma=0.5": "the oracle sets gamma itself",
+        "batch_size=1": "ppo refused the oracle's arguments",  # SB3 asserts batch_size > 1
+        "n_steps": "not of the form key=value",
+    }
+    for arg, message in bad.items():
+        assert main([*base, "--out", str(out), "--algo-arg", arg]) == 2
+        assert message in capsys.readouterr().err
+        assert not out.exists()  # nothing written for a refused argument
+    args = ["--algo-arg", "n_steps=64", "--algo-arg", "batch_size=32", "--algo-arg", "gae_lambda=1.0"]
+    assert main([*base, "--out", str(out), *args]) == 0
+    model = PPO.load(out / "oracle.zip")
+    assert (model.n_steps, model.batch_size, model.gae_lambda, model.num_timesteps) == (64, 32, 1.0, 128)
+
+
 def test_an_interrupted_oracle_resumes_from_its_partial_model(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -12,6 +12,7 @@ with ``resume=True`` (``meta-rl oracle ... --resume``) on any machine that has t
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 import numbers
 import os
@@ -143,8 +144,8 @@ def train_oracle(
 
     Raises:
         MetaRLError: On an unknown algorithm, non-positive ``timesteps`` or negative
-            ``checkpoint_every``; on ``resume`` without a partial model, or with one trained with
-            other settings.
+            ``checkpoint_every``; on ``algo_kwargs`` the algorithm lacks, refuses or the oracle sets
+            itself; on ``resume`` without a partial model, or with one trained with other settings.
     """
     from sb3_contrib import TRPO
     from stable_baselines3 import PPO
@@ -161,6 +162,8 @@ def train_oracle(
     if checkpoint_every < 0:
         raise MetaRLError(f"--checkpoint-every must be 0 (never) or positive, got {checkpoint_every}")
     device = resolve_device(config.device)  # SB3 would fall back to the CPU silently
+    cls = algorithms[algo]
+    _check_algo_kwargs(cls, algo, algo_kwargs or {})
     # What a partial model must have been trained with to be continued here.
     settings = {
         "env_id": config.env_id, "env_kwargs": config.env_kwargs, "algo": algo, "seed": config.seed,
@@ -168,7 +171,6 @@ def train_oracle(
     }  # fmt: skip
     settings = json.loads(json.dumps(settings))  # as read back from the file (tuples as lists)
     partial, partial_meta = out_dir / PARTIAL_NAME, out_dir / PARTIAL_META_NAME
-    cls = algorithms[algo]
     if resume:
         if not partial.is_file() or not partial_meta.is_file():
             raise MetaRLError(f"nothing to resume in '{out_dir}': it holds no {PARTIAL_NAME} and {PARTIAL_META_NAME}")
@@ -186,10 +188,14 @@ def train_oracle(
         done = 0
         env = _oracle_env(config, task_rng(config.seed, TRAIN_TASKS, 0), None)
         policy_kwargs = {"net_arch": list(config.hidden_sizes), "activation_fn": nn.ReLU}
-        model = cls(
-            "MlpPolicy", env, seed=config.seed, policy_kwargs=policy_kwargs, device=device,
-            gamma=config.gamma, verbose=0, **(algo_kwargs or {}),
-        )  # fmt: skip
+        try:
+            model = cls(
+                "MlpPolicy", env, seed=config.seed, policy_kwargs=policy_kwargs, device=device,
+                gamma=config.gamma, verbose=0, **(algo_kwargs or {}),
+            )  # fmt: skip
+        except (TypeError, ValueError, AssertionError) as exc:  # SB3 checks its arguments with asserts
+            env.close()
+            raise MetaRLError(f"{algo} refused the oracle's arguments {algo_kwargs or {}}: {exc}") from None
     out_dir.mkdir(parents=True, exist_ok=True)
     if checkpoint_every:
         atomic_write_text(partial_meta, json.dumps(settings, indent=1))
@@ -243,6 +249,26 @@ def train_oracle(
         "steps": 0, "deterministic": False,
     }  # fmt: skip
     return EvaluationResult(label, "return", returns, [task_to_dict(t) for t in tasks], protocol)
+
+
+# Set by the oracle itself, from the config (gamma, seed, device, the network) or fixed.
+_RESERVED_ALGO_KWARGS = {"policy", "env", "seed", "policy_kwargs", "device", "gamma", "verbose", "_init_setup_model"}
+
+
+def _check_algo_kwargs(cls: type, algo: str, algo_kwargs: dict[str, Any]) -> None:
+    """Refuses constructor arguments the algorithm lacks or the oracle sets itself, by name."""
+    reserved = sorted(set(algo_kwargs) & _RESERVED_ALGO_KWARGS)
+    if reserved:
+        raise MetaRLError(
+            f"the oracle sets {', '.join(reserved)} itself (gamma, seed, device and the network come from the "
+            "config: use --set)"
+        )
+    accepted = set(inspect.signature(cls.__init__).parameters) - {"self"} - _RESERVED_ALGO_KWARGS
+    unknown = sorted(set(algo_kwargs) - accepted)
+    if unknown:
+        raise MetaRLError(
+            f"{algo} has no argument {', '.join(unknown)} (it takes {', '.join(sorted(accepted))})"
+        )
 
 
 def save_partial(model: Any, path: Path) -> None:
