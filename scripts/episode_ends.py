@@ -13,68 +13,99 @@ made before a family's defaults changed, e.g. ``--env-kwargs "{standing_start: f
 contact_solimp: null}"`` for the Gymnasium-model Ant run of ``runs/reference/``. End causes:
 ``truncated`` (the horizon), ``above`` and ``below`` (the torso left ``healthy_z_range``),
 ``unstable`` (MuJoCo's instability warnings), ``other``.
+
+``--oracle DIR`` plays a finished oracle (``meta-rl oracle``'s result folder) instead, on the
+run's env with the task appended to the observation, as it was trained; an oracle does not adapt,
+so it gets one row per task::
+
+    python scripts/episode_ends.py runs/reference/ant-vel --oracle runs/reference/ant-vel/oracle-11M \
+        --tasks 0.25 0.75 1.25 1.75 2.25 2.75
 """
 
 from __future__ import annotations
 
 import argparse
 from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import yaml
 
 import meta_rl
+from meta_rl.evaluation.oracle import oracle_env
 
 
-def main() -> None:
+def play(env: Any, player: Any, episodes: int) -> str:
+    """Plays ``episodes`` episodes (sampled actions) and returns their summary line."""
+    plain = env.unwrapped
+    low, high = getattr(plain, "healthy_z_range", (-np.inf, np.inf))
+    lengths, returns, velocities, ends = [], [], [], Counter()
+    for episode in range(episodes):
+        observation, _ = env.reset(seed=10_000 + episode)
+        total, steps = 0.0, 0
+        while True:
+            action, _ = player.predict(observation, deterministic=False)
+            observation, reward, terminated, truncated, info = env.step(action)
+            total, steps = total + float(reward), steps + 1
+            velocities.append(float(info.get("x_velocity", np.nan)))
+            if terminated or truncated:
+                break
+        height = float(plain.data.qpos[2])
+        if info.get("unstable"):
+            ends["unstable"] += 1
+        elif terminated:
+            ends["above" if height > high else "below" if height < low else "other"] += 1
+        else:
+            ends["truncated"] += 1
+        lengths.append(steps)
+        returns.append(total)
+    causes = ", ".join(f"{cause} {count}" for cause, count in sorted(ends.items()))
+    return f"{np.mean(lengths):7.0f} {np.mean(returns):8.1f} {np.nanmean(velocities):10.2f}  {causes}"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Prints one line per task and policy: mean length, return, x velocity and end causes."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", help="the run folder")
     parser.add_argument("--tasks", nargs="+", required=True, help="task arguments (YAML), e.g. 0.5 1.5")
     parser.add_argument("--episodes", type=int, default=10, help="played episodes per task and policy")
     parser.add_argument("--adapt-episodes", type=int, default=20, help="episodes of the inner step")
     parser.add_argument("--env-kwargs", default="{}", help="YAML mapping of env constructor arguments")
-    args = parser.parse_args()
+    parser.add_argument("--oracle", type=Path, default=None, help="play this finished oracle (its folder) instead")
+    args = parser.parse_args(argv)
     env_kwargs = yaml.safe_load(args.env_kwargs)
     if not isinstance(env_kwargs, dict):
         parser.error(f"--env-kwargs must be a YAML mapping, got {args.env_kwargs!r}")
 
     policy = meta_rl.load(args.run)
+    oracle = None
+    if args.oracle is not None:
+        from sb3_contrib import TRPO
+        from stable_baselines3 import PPO
+
+        from meta_rl.evaluation import EvaluationResult
+
+        if not (args.oracle / "oracle.zip").is_file() or not (args.oracle / "result.json").is_file():
+            parser.error(f"--oracle: '{args.oracle}' holds no finished oracle (oracle.zip and result.json)")
+        algo = EvaluationResult.read(args.oracle).protocol["algo"]
+        oracle = {"trpo": TRPO, "ppo": PPO}[algo].load(args.oracle / "oracle.zip", device="cpu")
+    config = replace(policy.config, env_kwargs={**policy.config.env_kwargs, **env_kwargs})
     print(f"{'task':>10} {'policy':>8} {'length':>7} {'return':>8} {'x velocity':>10}  ends")
     for argument in args.tasks:
         env = policy.make_env(**env_kwargs)
-        plain = env.unwrapped
+        task = env.unwrapped.task_from_argument(yaml.safe_load(argument))
         env.close()
-        task = plain.task_from_argument(yaml.safe_load(argument))
+        if oracle is not None:
+            env = oracle_env(config, None, task)
+            print(f"{argument:>10} {'oracle':>8} {play(env, oracle, args.episodes)}")
+            env.close()
+            continue
         env = policy.make_env(task, **env_kwargs)
-        plain = env.unwrapped
-        low, high = getattr(plain, "healthy_z_range", (-np.inf, np.inf))
         adapted = policy.adapt(policy.collect(env, args.adapt_episodes, seed=1))
         for name, player in (("meta", policy), ("adapted", adapted)):
-            lengths, returns, velocities, ends = [], [], [], Counter()
-            for episode in range(args.episodes):
-                observation, _ = env.reset(seed=10_000 + episode)
-                total, steps = 0.0, 0
-                while True:
-                    action, _ = player.predict(observation)
-                    observation, reward, terminated, truncated, info = env.step(action)
-                    total, steps = total + float(reward), steps + 1
-                    velocities.append(float(info.get("x_velocity", np.nan)))
-                    if terminated or truncated:
-                        break
-                height = float(plain.data.qpos[2])
-                if info.get("unstable"):
-                    ends["unstable"] += 1
-                elif terminated:
-                    ends["above" if height > high else "below" if height < low else "other"] += 1
-                else:
-                    ends["truncated"] += 1
-                lengths.append(steps)
-                returns.append(total)
-            causes = ", ".join(f"{cause} {count}" for cause, count in sorted(ends.items()))
-            print(
-                f"{argument:>10} {name:>8} {np.mean(lengths):7.0f} {np.mean(returns):8.1f} "
-                f"{np.nanmean(velocities):10.2f}  {causes}"
-            )
+            print(f"{argument:>10} {name:>8} {play(env, player, args.episodes)}")
         env.close()
 
 

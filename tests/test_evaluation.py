@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import torch
 from envs.navigation import NavigationTask
 from envs.tasks import Task
 from meta_rl.cli import main
+from meta_rl.config import read_config
 from meta_rl.errors import MetaRLError
 from meta_rl.evaluation import EvaluationResult
 from meta_rl.evaluation.oracle import TaskInObservation, task_features, train_oracle
@@ -379,6 +381,33 @@ def test_original_results_rebuild_the_test_scripts_targets(tmp_path: Path) -> No
         script.main([str(tmp_path / "other.pkl"), "--label", "x", "--seed", "1", "--low", "0", "--high", "3",
                      "--out", str(tmp_path / "x")])  # fmt: skip
     assert not (tmp_path / "x").exists()
+
+
+def test_episode_ends_plays_a_run_and_an_oracle(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """scripts/episode_ends.py: the run's policy before and after a step, or an oracle, per task."""
+    script = _script("episode_ends")
+    run = tmp_path / "run"
+    small = ["--set", "hidden_sizes=[8, 8]", "--set", "eval_every=0"]
+    assert main(["train", "halfcheetah-vel", "--iterations", "0", "--run-dir", str(run), "--no-progress", *small]) == 0
+    short = {"max_episode_steps": 20}  # gym.make's argument: episodes of 20 steps
+    config = dataclasses.replace(read_config(run / "config.yaml"), eval_tasks=1, eval_episodes=1, env_kwargs=short)
+    oracle = train_oracle(config, 64, tmp_path / "oracle", algo="ppo", algo_kwargs={"n_steps": 32, "batch_size": 32})
+    oracle.write(tmp_path / "oracle")  # as `meta-rl oracle` does
+    assert oracle.protocol["algo_kwargs"] == {"n_steps": 32, "batch_size": 32}
+    assert oracle.protocol["env_kwargs"] == short
+    capsys.readouterr()
+    common = ["--env-kwargs", "{max_episode_steps: 20}"]
+    script.main([str(run), "--tasks", "0.5", "--episodes", "2", "--adapt-episodes", "2", *common])
+    lines = capsys.readouterr().out.splitlines()
+    # HalfCheetah never terminates: every episode runs to the horizon.
+    assert [line.split()[:3] for line in lines[1:]] == [["0.5", "meta", "20"], ["0.5", "adapted", "20"]]
+    assert all(line.endswith("truncated 2") for line in lines[1:])
+    script.main([str(run), "--oracle", str(tmp_path / "oracle"), "--tasks", "0.5", "1.5", "--episodes", "1", *common])
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[:3] for line in lines[1:]] == [["0.5", "oracle", "20"], ["1.5", "oracle", "20"]]
+    with pytest.raises(SystemExit):
+        script.main([str(run), "--oracle", str(run), "--tasks", "0.5"])
+    assert "holds no finished oracle" in capsys.readouterr().err
 
 
 def test_returns_by_task_bins_each_result_by_a_task_parameter(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

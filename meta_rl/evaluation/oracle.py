@@ -95,7 +95,14 @@ class TaskInObservation(gym.Wrapper):
         return self._with_task(obs), float(reward), terminated, truncated, info
 
 
-def _oracle_env(config: TrainConfig, rng: np.random.Generator | None, task: Task | None) -> gym.Env:
+def oracle_env(config: TrainConfig, rng: np.random.Generator | None, task: Task | None) -> gym.Env:
+    """The oracle's env: the config's family with the task in the observation, actions in [-1, 1].
+
+    Args:
+        config: Gives the env id and constructor arguments.
+        rng: Resamples the task at every reset (training), or None.
+        task: The fixed task (evaluation), or None.
+    """
     from stable_baselines3.common.monitor import Monitor
 
     env = TaskInObservation(make_env(config.env_id, config.env_kwargs), rng=rng, task=task)
@@ -182,11 +189,11 @@ def train_oracle(
         model = cls.load(partial, device=device)
         done = model.num_timesteps
         # A stream of its own: the resumed run does not replay the first run's training tasks.
-        env = _oracle_env(config, task_rng(config.seed, TRAIN_TASKS, done), None)
+        env = oracle_env(config, task_rng(config.seed, TRAIN_TASKS, done), None)
         model.set_env(env)
     else:
         done = 0
-        env = _oracle_env(config, task_rng(config.seed, TRAIN_TASKS, 0), None)
+        env = oracle_env(config, task_rng(config.seed, TRAIN_TASKS, 0), None)
         policy_kwargs = {"net_arch": list(config.hidden_sizes), "activation_fn": nn.ReLU}
         try:
             model = cls(
@@ -235,7 +242,7 @@ def train_oracle(
     returns = np.zeros((1, len(tasks)))
     for i, task in enumerate(tqdm(tasks, desc="oracle: test tasks", disable=not progress)):
         # One sub-env per episode: evaluate_policy then runs one episode in each, batched.
-        venv = DummyVecEnv([lambda task=task: _oracle_env(config, None, task)] * eps)
+        venv = DummyVecEnv([lambda task=task: oracle_env(config, None, task)] * eps)
         venv.seed(config.test_seed + i * eps)
         set_random_seed(config.test_seed + i)
         mean, _ = evaluate_policy(model, venv, n_eval_episodes=eps, deterministic=False)
@@ -244,7 +251,8 @@ def train_oracle(
     partial.unlink(missing_ok=True)
     partial_meta.unlink(missing_ok=True)
     protocol = {
-        "env_id": config.env_id, "algo": algo, "timesteps": timesteps, "seed": config.seed,
+        "env_id": config.env_id, "env_kwargs": config.env_kwargs, "algo": algo,
+        "algo_kwargs": algo_kwargs or {}, "timesteps": timesteps, "seed": config.seed,
         "test_seed": config.test_seed, "tasks": len(tasks), "episodes_per_step": eps,
         "steps": 0, "deterministic": False,
     }  # fmt: skip
