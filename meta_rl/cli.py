@@ -399,6 +399,9 @@ def _oracle(args: argparse.Namespace) -> int:
     config = load_config(args.preset, args.overrides)
     if config.kind != "rl":
         raise MetaRLError(f"the oracle baseline is for RL task families; this preset is {config.kind}")
+    malformed = [item for item in args.algo_args if "=" not in item or not item.partition("=")[0].strip()]
+    if malformed:
+        raise MetaRLError(f"--algo-arg '{malformed[0]}' is not of the form KEY=VALUE")
     algo_kwargs = parse_overrides(args.algo_args)
     if not args.resume and args.out.exists() and any(args.out.iterdir()):
         hint = " (it holds an unfinished oracle: --resume continues it)" if (args.out / PARTIAL_NAME).exists() else ""

@@ -1,4 +1,4 @@
-"""How a locomotion run's episodes end, per task: length, return, forward velocity and end cause.
+r"""How a locomotion run's episodes end, per task: length, return, forward velocity and end cause.
 
 A return can be high because the robot tracks its task or because its episodes are short (an Ant
 family pays a survival bonus per step, and a target it cannot reach makes each step cost). This
@@ -25,11 +25,13 @@ so it gets one row per task::
 from __future__ import annotations
 
 import argparse
+import json
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import yaml
 
@@ -37,8 +39,18 @@ import meta_rl
 from meta_rl.evaluation.oracle import oracle_env
 
 
-def play(env: Any, player: Any, episodes: int) -> str:
-    """Plays ``episodes`` episodes (sampled actions) and returns their summary line."""
+def play(env: gym.Env, player: Any, episodes: int) -> str:
+    """Plays episodes with sampled actions and sums them up.
+
+    Args:
+        env: A locomotion family's env (its ``info`` has ``x_velocity``).
+        player: Anything with SB3's ``predict(observation, deterministic=...)``: a ``MetaPolicy``
+            or an SB3 model.
+        episodes: How many episodes, seeded 10,000 onwards.
+
+    Returns:
+        Mean length, return and x velocity, and how many episodes ended in each way.
+    """
     plain = env.unwrapped
     low, high = getattr(plain, "healthy_z_range", (-np.inf, np.inf))
     lengths, returns, velocities, ends = [], [], [], Counter()
@@ -71,7 +83,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("run", help="the run folder")
     parser.add_argument("--tasks", nargs="+", required=True, help="task arguments (YAML), e.g. 0.5 1.5")
     parser.add_argument("--episodes", type=int, default=10, help="played episodes per task and policy")
-    parser.add_argument("--adapt-episodes", type=int, default=20, help="episodes of the inner step")
+    parser.add_argument("--adapt-episodes", type=int, default=20, help="episodes of the inner step (not with --oracle)")
     parser.add_argument("--env-kwargs", default="{}", help="YAML mapping of env constructor arguments")
     parser.add_argument("--oracle", type=Path, default=None, help="play this finished oracle (its folder) instead")
     args = parser.parse_args(argv)
@@ -85,13 +97,19 @@ def main(argv: list[str] | None = None) -> None:
         from sb3_contrib import TRPO
         from stable_baselines3 import PPO
 
-        from meta_rl.evaluation import EvaluationResult
-
         if not (args.oracle / "oracle.zip").is_file() or not (args.oracle / "result.json").is_file():
             parser.error(f"--oracle: '{args.oracle}' holds no finished oracle (oracle.zip and result.json)")
-        algo = EvaluationResult.read(args.oracle).protocol["algo"]
-        oracle = {"trpo": TRPO, "ppo": PPO}[algo].load(args.oracle / "oracle.zip", device="cpu")
+        protocol = json.loads((args.oracle / "result.json").read_text()).get("protocol", {})
+        algorithms = {"trpo": TRPO, "ppo": PPO}
+        if protocol.get("algo") not in algorithms:
+            parser.error(f"--oracle: '{args.oracle}' holds no oracle result (its result.json names no algo)")
+        oracle = algorithms[protocol["algo"]].load(args.oracle / "oracle.zip", device="cpu")
     config = replace(policy.config, env_kwargs={**policy.config.env_kwargs, **env_kwargs})
+    if oracle is not None:
+        # The oracle plays the env it was trained on (results before env_kwargs were recorded: its id).
+        trained = (protocol["env_id"], protocol.get("env_kwargs", config.env_kwargs))
+        if trained != (config.env_id, config.env_kwargs):
+            parser.error(f"--oracle: trained on {trained[0]} with {trained[1]}, not {config.env_id} with {config.env_kwargs}")
     print(f"{'task':>10} {'policy':>8} {'length':>7} {'return':>8} {'x velocity':>10}  ends")
     for argument in args.tasks:
         env = policy.make_env(**env_kwargs)

@@ -184,18 +184,25 @@ def test_oracle_passes_algorithm_arguments_and_names_bad_ones(tmp_path: Path, ca
     base = ["oracle", "navigation2d", "--algo", "ppo", "--timesteps", "128", "--episodes", "1", "--no-progress"]
     bad = {
         "n_step=64": "ppo has no argument n_step (it takes ",
-        "gamma=0.5": "the oracle sets gamma itself",
+        "gamma=0.5": "the oracle sets gamma from the config: use --set",
         "batch_size=1": "ppo refused the oracle's arguments",  # SB3 asserts batch_size > 1
-        "n_steps": "not of the form key=value",
+        "n_steps": "--algo-arg 'n_steps' is not of the form KEY=VALUE",
+        "verbose=1": "the oracle sets verbose itself",
+        "n_epochs=2.5": "ppo's n_epochs must be an integer, got 2.5",
     }
     for arg, message in bad.items():
         assert main([*base, "--out", str(out), "--algo-arg", arg]) == 2
         assert message in capsys.readouterr().err
         assert not out.exists()  # nothing written for a refused argument
-    args = ["--algo-arg", "n_steps=64", "--algo-arg", "batch_size=32", "--algo-arg", "gae_lambda=1.0"]
+    # YAML reads 6.4e+1 as a float and 1e-3 as a string: each is typed like the argument's default.
+    args = ["--algo-arg", "n_steps=6.4e+1", "--algo-arg", "batch_size=32", "--algo-arg", "gae_lambda=1",
+            "--algo-arg", "learning_rate=1e-3"]  # fmt: skip
     assert main([*base, "--out", str(out), *args]) == 0
     model = PPO.load(out / "oracle.zip")
     assert (model.n_steps, model.batch_size, model.gae_lambda, model.num_timesteps) == (64, 32, 1.0, 128)
+    assert isinstance(model.n_steps, int) and model.learning_rate == 1e-3
+    protocol = json.loads((out / "result.json").read_text())["protocol"]
+    assert protocol["algo_kwargs"] == {"n_steps": 64, "batch_size": 32, "gae_lambda": 1.0, "learning_rate": 1e-3}
 
 
 def test_an_interrupted_oracle_resumes_from_its_partial_model(
@@ -227,6 +234,8 @@ def test_an_interrupted_oracle_resumes_from_its_partial_model(
 
     assert main(["oracle", "navigation2d", "--timesteps", "256", "--out", str(out)]) == 2
     assert "--resume continues it" in capsys.readouterr().err
+    with pytest.raises(MetaRLError, match="other settings.*algo_kwargs: .*'n_steps': 64.* there, .*'n_steps': 128"):
+        train_oracle(config, 3 * rollout, out, algo="ppo", resume=True, algo_kwargs={"n_steps": 128, "batch_size": 64})
     with pytest.raises(MetaRLError, match="other settings.*algo: 'ppo' there, 'trpo' here"):
         train_oracle(config, 3 * rollout, out, algo="trpo", resume=True, algo_kwargs=small)
 
@@ -408,6 +417,9 @@ def test_episode_ends_plays_a_run_and_an_oracle(tmp_path: Path, capsys: pytest.C
     with pytest.raises(SystemExit):
         script.main([str(run), "--oracle", str(run), "--tasks", "0.5"])
     assert "holds no finished oracle" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # not the env it was trained on (its episodes were of 20 steps)
+        script.main([str(run), "--oracle", str(tmp_path / "oracle"), "--tasks", "0.5"])
+    assert "--oracle: trained on MetaRL/HalfCheetahVel-v0 with {'max_episode_steps': 20}" in capsys.readouterr().err
 
 
 def test_returns_by_task_bins_each_result_by_a_task_parameter(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -102,6 +102,9 @@ def oracle_env(config: TrainConfig, rng: np.random.Generator | None, task: Task 
         config: Gives the env id and constructor arguments.
         rng: Resamples the task at every reset (training), or None.
         task: The fixed task (evaluation), or None.
+
+    Returns:
+        The env, wrapped in SB3's ``Monitor``.
     """
     from stable_baselines3.common.monitor import Monitor
 
@@ -170,11 +173,11 @@ def train_oracle(
         raise MetaRLError(f"--checkpoint-every must be 0 (never) or positive, got {checkpoint_every}")
     device = resolve_device(config.device)  # SB3 would fall back to the CPU silently
     cls = algorithms[algo]
-    _check_algo_kwargs(cls, algo, algo_kwargs or {})
+    algo_kwargs = checked_algo_kwargs(cls, algo, algo_kwargs or {})
     # What a partial model must have been trained with to be continued here.
     settings = {
         "env_id": config.env_id, "env_kwargs": config.env_kwargs, "algo": algo, "seed": config.seed,
-        "hidden_sizes": list(config.hidden_sizes), "gamma": config.gamma, "algo_kwargs": algo_kwargs or {},
+        "hidden_sizes": list(config.hidden_sizes), "gamma": config.gamma, "algo_kwargs": algo_kwargs,
     }  # fmt: skip
     settings = json.loads(json.dumps(settings))  # as read back from the file (tuples as lists)
     partial, partial_meta = out_dir / PARTIAL_NAME, out_dir / PARTIAL_META_NAME
@@ -198,14 +201,21 @@ def train_oracle(
         try:
             model = cls(
                 "MlpPolicy", env, seed=config.seed, policy_kwargs=policy_kwargs, device=device,
-                gamma=config.gamma, verbose=0, **(algo_kwargs or {}),
+                gamma=config.gamma, verbose=0, **algo_kwargs,
             )  # fmt: skip
         except (TypeError, ValueError, AssertionError) as exc:  # SB3 checks its arguments with asserts
             env.close()
-            raise MetaRLError(f"{algo} refused the oracle's arguments {algo_kwargs or {}}: {exc}") from None
+            if not algo_kwargs:
+                raise
+            raise MetaRLError(f"{algo} refused the oracle's arguments {algo_kwargs}: {exc}") from None
     out_dir.mkdir(parents=True, exist_ok=True)
-    if checkpoint_every:
-        atomic_write_text(partial_meta, json.dumps(settings, indent=1))
+
+    def checkpoint() -> None:
+        # The settings go first, with the first model: a run that fails before it leaves no file
+        # that would make its folder look resumable.
+        if not partial_meta.is_file():
+            atomic_write_text(partial_meta, json.dumps(settings, indent=1))
+        save_partial(model, partial)
 
     class _Progress(BaseCallback):
         """A tqdm bar (SB3's own needs `rich`) and the periodic partial model."""
@@ -223,7 +233,7 @@ def train_oracle(
             # Here every step counted in num_timesteps has been trained on (SB3 calls this after
             # the previous rollout's update), so a resumed model loses no data.
             if checkpoint_every and self.model.num_timesteps - self.saved_at >= checkpoint_every:
-                save_partial(self.model, partial)
+                checkpoint()
                 self.saved_at = self.model.num_timesteps
 
         def _on_training_end(self) -> None:
@@ -232,7 +242,7 @@ def train_oracle(
     if timesteps > done:
         model.learn(total_timesteps=timesteps - done, callback=_Progress(), reset_num_timesteps=not resume)
     if checkpoint_every:
-        save_partial(model, partial)  # the evaluation below may still be interrupted
+        checkpoint()  # the evaluation below may still be interrupted
     model.save(out_dir / "oracle.zip")
     env.close()
     probe = make_env(config.env_id, config.env_kwargs)
@@ -259,24 +269,60 @@ def train_oracle(
     return EvaluationResult(label, "return", returns, [task_to_dict(t) for t in tasks], protocol)
 
 
-# Set by the oracle itself, from the config (gamma, seed, device, the network) or fixed.
-_RESERVED_ALGO_KWARGS = {"policy", "env", "seed", "policy_kwargs", "device", "gamma", "verbose", "_init_setup_model"}
+# Set by the oracle from the config (--set gamma=..., seed=..., device=..., hidden_sizes=...).
+_FROM_CONFIG = {"seed", "policy_kwargs", "device", "gamma"}
+# Fixed by the oracle: the policy class, its env and its quiet logging.
+_FIXED = {"policy", "env", "verbose", "_init_setup_model"}
 
 
-def _check_algo_kwargs(cls: type, algo: str, algo_kwargs: dict[str, Any]) -> None:
-    """Refuses constructor arguments the algorithm lacks or the oracle sets itself, by name."""
-    reserved = sorted(set(algo_kwargs) & _RESERVED_ALGO_KWARGS)
-    if reserved:
+def checked_algo_kwargs(cls: type, algo: str, algo_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The algorithm's constructor arguments, checked by name and typed like their defaults.
+
+    YAML reads ``1e-3`` as a string and ``2.0e+4`` as a float, so a numeric string becomes a
+    float, an integral float given for an integer argument (``n_steps``) an int, and an int given
+    for a float argument a float.
+
+    Args:
+        cls: The SB3 algorithm class.
+        algo: Its name, for messages.
+        algo_kwargs: The arguments as parsed.
+
+    Returns:
+        The arguments with their values converted.
+
+    Raises:
+        MetaRLError: On an argument the algorithm lacks or the oracle sets itself, or a
+            non-integral value for an integer argument.
+    """
+    from_config = sorted(set(algo_kwargs) & _FROM_CONFIG)
+    if from_config:
         raise MetaRLError(
-            f"the oracle sets {', '.join(reserved)} itself (gamma, seed, device and the network come from the "
-            "config: use --set)"
+            f"the oracle sets {', '.join(from_config)} from the config: use --set (gamma, seed, device, hidden_sizes)"
         )
-    accepted = set(inspect.signature(cls.__init__).parameters) - {"self"} - _RESERVED_ALGO_KWARGS
+    fixed = sorted(set(algo_kwargs) & _FIXED)
+    if fixed:
+        raise MetaRLError(f"the oracle sets {', '.join(fixed)} itself")
+    parameters = inspect.signature(cls.__init__).parameters
+    accepted = set(parameters) - {"self"} - _FROM_CONFIG - _FIXED
     unknown = sorted(set(algo_kwargs) - accepted)
     if unknown:
-        raise MetaRLError(
-            f"{algo} has no argument {', '.join(unknown)} (it takes {', '.join(sorted(accepted))})"
-        )
+        raise MetaRLError(f"{algo} has no argument {', '.join(unknown)} (it takes {', '.join(sorted(accepted))})")
+    checked = {}
+    for key, value in algo_kwargs.items():
+        default = parameters[key].default
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                pass  # a string argument (tensorboard_log, ...)
+        if isinstance(default, int) and not isinstance(default, bool) and isinstance(value, float):
+            if not value.is_integer():
+                raise MetaRLError(f"{algo}'s {key} must be an integer, got {value}")
+            value = int(value)
+        elif isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        checked[key] = value
+    return checked
 
 
 def save_partial(model: Any, path: Path) -> None:
