@@ -178,6 +178,7 @@ def test_oracle_trains_and_evaluates_on_the_test_tasks(tmp_path: Path) -> None:
 
 
 def test_oracle_passes_algorithm_arguments_and_names_bad_ones(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`meta-rl oracle --algo-arg`: each refused argument by name, the accepted ones typed and recorded."""
     from stable_baselines3 import PPO
 
     out = tmp_path / "oracle"
