@@ -36,7 +36,7 @@ import numpy as np
 import yaml
 
 import meta_rl
-from meta_rl.evaluation.oracle import oracle_env
+from meta_rl.evaluation.oracle import ALGORITHMS, algorithm_class, oracle_env
 
 
 def play(env: gym.Env, player: Any, episodes: int) -> str:
@@ -94,16 +94,12 @@ def main(argv: list[str] | None = None) -> None:
     policy = meta_rl.load(args.run)
     oracle = None
     if args.oracle is not None:
-        from sb3_contrib import TRPO
-        from stable_baselines3 import PPO
-
         if not (args.oracle / "oracle.zip").is_file() or not (args.oracle / "result.json").is_file():
             parser.error(f"--oracle: '{args.oracle}' holds no finished oracle (oracle.zip and result.json)")
         protocol = json.loads((args.oracle / "result.json").read_text()).get("protocol", {})
-        algorithms = {"trpo": TRPO, "ppo": PPO}
-        if protocol.get("algo") not in algorithms:
+        if protocol.get("algo") not in ALGORITHMS:
             parser.error(f"--oracle: '{args.oracle}' holds no oracle result (its result.json names no algo)")
-        oracle = algorithms[protocol["algo"]].load(args.oracle / "oracle.zip", device="cpu")
+        oracle = algorithm_class(protocol["algo"]).load(args.oracle / "oracle.zip", device="cpu")
     config = replace(policy.config, env_kwargs={**policy.config.env_kwargs, **env_kwargs})
     if oracle is not None:
         # The oracle plays the env it was trained on (results before env_kwargs were recorded: its id).

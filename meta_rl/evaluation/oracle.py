@@ -119,6 +119,26 @@ PARTIAL_NAME = "oracle.partial.zip"  # the model of an unfinished oracle, for --
 PARTIAL_META_NAME = "oracle.partial.json"  # what it was trained with, checked on resume
 
 
+ALGORITHMS = ("trpo", "ppo")  # sb3-contrib's TRPO, SB3's PPO
+
+
+def algorithm_class(algo: str) -> type:
+    """The SB3 class of an oracle algorithm name (``trpo`` or ``ppo``), to build or ``load`` a model.
+
+    Raises:
+        MetaRLError: On another name.
+    """
+    if algo not in ALGORITHMS:
+        raise MetaRLError(f"unknown oracle algorithm '{algo}' (choose from {sorted(ALGORITHMS)})")
+    if algo == "trpo":
+        from sb3_contrib import TRPO
+
+        return TRPO
+    from stable_baselines3 import PPO
+
+    return PPO
+
+
 def train_oracle(
     config: TrainConfig,
     timesteps: int,
@@ -157,22 +177,17 @@ def train_oracle(
             ``checkpoint_every``; on ``algo_kwargs`` the algorithm lacks, refuses or the oracle sets
             itself; on ``resume`` without a partial model, or with one trained with other settings.
     """
-    from sb3_contrib import TRPO
-    from stable_baselines3 import PPO
     from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.evaluation import evaluate_policy
     from stable_baselines3.common.utils import set_random_seed
     from stable_baselines3.common.vec_env import DummyVecEnv
 
-    algorithms = {"trpo": TRPO, "ppo": PPO}
-    if algo not in algorithms:
-        raise MetaRLError(f"unknown oracle algorithm '{algo}' (choose from {sorted(algorithms)})")
+    cls = algorithm_class(algo)
     if timesteps < 1:
         raise MetaRLError(f"--timesteps must be positive, got {timesteps}")
     if checkpoint_every < 0:
         raise MetaRLError(f"--checkpoint-every must be 0 (never) or positive, got {checkpoint_every}")
     device = resolve_device(config.device)  # SB3 would fall back to the CPU silently
-    cls = algorithms[algo]
     algo_kwargs = checked_algo_kwargs(cls, algo, algo_kwargs or {})
     # What a partial model must have been trained with to be continued here.
     settings = {
