@@ -135,6 +135,10 @@ def _build_parser() -> argparse.ArgumentParser:
         "--algo-arg", dest="algo_args", action="append", default=[], metavar="KEY=VALUE",
         help="an argument of the algorithm's constructor, as YAML (n_steps=20000, gae_lambda=1.0); repeatable",
     )  # fmt: skip
+    oracle.add_argument(
+        "--task", default=None, metavar="YAML",
+        help="train and test on this one task, its fields as a YAML mapping ('{velocity: 2.0}'): a single-task expert",
+    )  # fmt: skip
     oracle.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
     config = sub.add_parser("config", help="list every config key with its value and its meaning")
@@ -393,7 +397,7 @@ def _print_summary(result: "EvaluationResult") -> None:  # noqa: F821
 
 def _oracle(args: argparse.Namespace) -> int:
     from meta_rl.config import load_config, parse_overrides
-    from meta_rl.evaluation.oracle import PARTIAL_NAME, train_oracle
+    from meta_rl.evaluation.oracle import PARTIAL_NAME, parse_task, train_oracle
     from meta_rl.evaluation.plotting import plot_results
 
     config = load_config(args.preset, args.overrides)
@@ -403,12 +407,13 @@ def _oracle(args: argparse.Namespace) -> int:
     if malformed:
         raise MetaRLError(f"--algo-arg '{malformed[0]}' is not of the form KEY=VALUE")
     algo_kwargs = parse_overrides(args.algo_args)
+    task = None if args.task is None else parse_task(config, args.task)
     if not args.resume and args.out.exists() and any(args.out.iterdir()):
         hint = " (it holds an unfinished oracle: --resume continues it)" if (args.out / PARTIAL_NAME).exists() else ""
         raise MetaRLError(f"output folder '{args.out}' is not empty{hint}")
     result = train_oracle(
         config, args.timesteps, args.out, args.algo, args.episodes, args.label, progress=not args.no_progress,
-        checkpoint_every=args.checkpoint_every, resume=args.resume, algo_kwargs=algo_kwargs,
+        checkpoint_every=args.checkpoint_every, resume=args.resume, algo_kwargs=algo_kwargs, task=task,
     )  # fmt: skip
     result.write(args.out)
     plot_results([result], args.out / "adaptation.png")

@@ -206,6 +206,34 @@ def test_oracle_passes_algorithm_arguments_and_names_bad_ones(tmp_path: Path, ca
     assert protocol["algo_kwargs"] == {"n_steps": 64, "batch_size": 32, "gae_lambda": 1.0, "learning_rate": 1e-3}
 
 
+def test_a_single_task_oracle_trains_and_tests_on_its_task(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`meta-rl oracle --task`: every observation, training and test, carries that task alone."""
+    seen: set[Any] = set()
+    with_task = TaskInObservation._with_task
+
+    def recording(self: TaskInObservation, obs: np.ndarray) -> np.ndarray:
+        seen.add(self.env.unwrapped.get_task())
+        return with_task(self, obs)
+
+    monkeypatch.setattr(TaskInObservation, "_with_task", recording)
+    out = tmp_path / "oracle"
+    base = ["oracle", "navigation2d", "--algo", "ppo", "--timesteps", "128", "--episodes", "2", "--no-progress",
+            "--algo-arg", "n_steps=64", "--algo-arg", "batch_size=64", "--out", str(out)]  # fmt: skip
+    for bad in ["{goal: [0.3, -0.2], speed: 1}", "goal", "{goal: [0.3"]:
+        assert main([*base, "--task", bad]) == 2
+        assert "--task must be a YAML mapping of the fields of MetaRL/Navigation2D-v0's NavigationTask (goal)" in (
+            capsys.readouterr().err
+        )
+        assert not out.exists()
+    assert main([*base, "--task", "{goal: [0.3, -0.2]}"]) == 0
+    task = NavigationTask(goal=(0.3, -0.2))
+    written = EvaluationResult.read(out)
+    assert written.tasks == [json.loads(task.to_json())] == [written.protocol["train_task"]]
+    assert seen == {task}
+
+
 def test_an_interrupted_oracle_resumes_from_its_partial_model(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -21,6 +21,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+import yaml
 from tqdm import tqdm
 from gymnasium import spaces
 from torch import nn
@@ -150,8 +151,9 @@ def train_oracle(
     checkpoint_every: int = 0,
     resume: bool = False,
     algo_kwargs: dict[str, Any] | None = None,
+    task: Task | None = None,
 ) -> EvaluationResult:
-    """Trains the oracle and evaluates it on the config's held-out test tasks.
+    """Trains the oracle and evaluates it on the config's held-out test tasks (or on one task).
 
     Args:
         config: The family, seeds, test tasks and policy widths to use.
@@ -168,6 +170,8 @@ def train_oracle(
             continued run is not bit-identical to an uninterrupted one (the random generators'
             states are not saved), and it draws its training tasks from a stream of its own.
         algo_kwargs: More keyword arguments of the algorithm's constructor (``n_steps``, ...).
+        task: Train on this one task, and test on it alone, instead of the family's distribution
+            and held-out tasks: a single-task expert, which says what the env allows on a task.
 
     Returns:
         A one-step result (returns of the un-adapted oracle on each test task).
@@ -193,6 +197,7 @@ def train_oracle(
     settings = {
         "env_id": config.env_id, "env_kwargs": config.env_kwargs, "algo": algo, "seed": config.seed,
         "hidden_sizes": list(config.hidden_sizes), "gamma": config.gamma, "algo_kwargs": algo_kwargs,
+        "task": None if task is None else task_to_dict(task),
     }  # fmt: skip
     settings = json.loads(json.dumps(settings))  # as read back from the file (tuples as lists)
     partial, partial_meta = out_dir / PARTIAL_NAME, out_dir / PARTIAL_META_NAME
@@ -207,11 +212,11 @@ def train_oracle(
         model = cls.load(partial, device=device)
         done = model.num_timesteps
         # A stream of its own: the resumed run does not replay the first run's training tasks.
-        env = oracle_env(config, task_rng(config.seed, TRAIN_TASKS, done), None)
+        env = oracle_env(config, task_rng(config.seed, TRAIN_TASKS, done) if task is None else None, task)
         model.set_env(env)
     else:
         done = 0
-        env = oracle_env(config, task_rng(config.seed, TRAIN_TASKS, 0), None)
+        env = oracle_env(config, task_rng(config.seed, TRAIN_TASKS, 0) if task is None else None, task)
         policy_kwargs = {"net_arch": list(config.hidden_sizes), "activation_fn": nn.ReLU}
         try:
             model = cls(
@@ -260,9 +265,12 @@ def train_oracle(
         checkpoint()  # the evaluation below may still be interrupted
     model.save(out_dir / "oracle.zip")
     env.close()
-    probe = make_env(config.env_id, config.env_kwargs)
-    tasks = sample_test_tasks(probe.unwrapped, config.eval_tasks, task_rng(config.test_seed, TEST_TASKS))
-    probe.close()
+    if task is None:
+        probe = make_env(config.env_id, config.env_kwargs)
+        tasks = sample_test_tasks(probe.unwrapped, config.eval_tasks, task_rng(config.test_seed, TEST_TASKS))
+        probe.close()
+    else:
+        tasks = [task]
     eps = config.eval_episodes if episodes is None else episodes
     returns = np.zeros((1, len(tasks)))
     for i, task in enumerate(tqdm(tasks, desc="oracle: test tasks", disable=not progress)):
@@ -280,8 +288,32 @@ def train_oracle(
         "algo_kwargs": algo_kwargs or {}, "timesteps": timesteps, "seed": config.seed,
         "test_seed": config.test_seed, "tasks": len(tasks), "episodes_per_step": eps,
         "steps": 0, "deterministic": False,
+        "train_task": None if task is None else task_to_dict(task),
     }  # fmt: skip
     return EvaluationResult(label, "return", returns, [task_to_dict(t) for t in tasks], protocol)
+
+
+def parse_task(config: TrainConfig, text: str) -> Task:
+    """The config's family's task whose fields a YAML mapping gives (``{velocity: 2.0}``).
+
+    Raises:
+        MetaRLError: If ``text`` is not a YAML mapping of exactly the task's fields; the message
+            lists them.
+    """
+    probe = make_env(config.env_id, config.env_kwargs)
+    cls = type(probe.unwrapped.get_task())  # type: ignore[attr-defined]
+    probe.close()
+    names = [field.name for field in dataclasses.fields(cls)]
+    try:
+        fields = yaml.safe_load(text)
+    except yaml.YAMLError:
+        fields = None
+    if not isinstance(fields, dict) or set(fields) != set(names):
+        raise MetaRLError(
+            f"--task must be a YAML mapping of the fields of {config.env_id}'s {cls.__name__} "
+            f"({', '.join(names)}), such as '{{{names[0]}: ...}}'; got {text!r}"
+        )
+    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()})
 
 
 # Set by the oracle from the config (--set gamma=..., seed=..., device=..., hidden_sizes=...).
