@@ -171,6 +171,7 @@ def test_oracle_trains_and_evaluates_on_the_test_tasks(tmp_path: Path) -> None:
     config = tiny_config(eval_tasks=2, eval_episodes=1)
     result = train_oracle(config, 256, tmp_path / "oracle", algo="ppo")
     assert result.values.shape == (1, 2) and np.all(result.values < 0)
+    assert result.protocol["train_task"] is None  # trained on the distribution
     assert (tmp_path / "oracle" / "oracle.zip").is_file()
     expected = [t.to_dict() for t in gym.make("MetaRL/Navigation2D-v0").unwrapped.sample_tasks(
         2, task_rng(config.test_seed, TEST_TASKS))]  # fmt: skip

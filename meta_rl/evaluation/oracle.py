@@ -273,9 +273,9 @@ def train_oracle(
         tasks = [task]
     eps = config.eval_episodes if episodes is None else episodes
     returns = np.zeros((1, len(tasks)))
-    for i, task in enumerate(tqdm(tasks, desc="oracle: test tasks", disable=not progress)):
+    for i, test_task in enumerate(tqdm(tasks, desc="oracle: test tasks", disable=not progress)):
         # One sub-env per episode: evaluate_policy then runs one episode in each, batched.
-        venv = DummyVecEnv([lambda task=task: oracle_env(config, None, task)] * eps)
+        venv = DummyVecEnv([lambda test_task=test_task: oracle_env(config, None, test_task)] * eps)
         venv.seed(config.test_seed + i * eps)
         set_random_seed(config.test_seed + i)
         mean, _ = evaluate_policy(model, venv, n_eval_episodes=eps, deterministic=False)
