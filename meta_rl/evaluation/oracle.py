@@ -26,7 +26,7 @@ from tqdm import tqdm
 from gymnasium import spaces
 from torch import nn
 
-from envs.tasks import Task, sample_test_tasks, task_to_dict
+from envs.tasks import Task, sample_test_tasks, task_from_dict, task_to_dict
 from meta_rl.config import TrainConfig
 from meta_rl.errors import MetaRLError
 from meta_rl.device import resolve_device
@@ -301,8 +301,9 @@ def parse_task(config: TrainConfig, text: str) -> Task:
             lists them.
     """
     probe = make_env(config.env_id, config.env_kwargs)
-    cls = type(probe.unwrapped.get_task())  # type: ignore[attr-defined]
+    current = probe.unwrapped.get_task()  # type: ignore[attr-defined]
     probe.close()
+    cls = type(current)
     names = [field.name for field in dataclasses.fields(cls)]
     try:
         fields = yaml.safe_load(text)
@@ -313,7 +314,7 @@ def parse_task(config: TrainConfig, text: str) -> Task:
             f"--task must be a YAML mapping of the fields of {config.env_id}'s {cls.__name__} "
             f"({', '.join(names)}), such as '{{{names[0]}: ...}}'; got {text!r}"
         )
-    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()})
+    return task_from_dict({"type": task_to_dict(current)["type"], "params": fields})  # lists become tuples
 
 
 # Set by the oracle from the config (--set gamma=..., seed=..., device=..., hidden_sizes=...).
